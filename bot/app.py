@@ -1,0 +1,159 @@
+"""The composition root: builds every part from the settings and wires them together.
+
+Only this module and the CLI import ``handlers``. Tests and the demo build the same object, with
+the Slack and LangSmith URLs pointing at the sandbox stand-ins and, where they need it, a clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+import handlers
+from bot.approvers import Approvers
+from bot.clock import Clock, SystemClock
+from bot.executor import Executor
+from bot.langsmith import LangSmithClient, RetryPolicy
+from bot.notifier import Notifier
+from bot.scheduler import CheckScheduler
+from bot.settings import Settings
+from bot.verifier import Verifier
+from bot.worker import Worker
+from bot.workflow import Workflow
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timings a deployment never changes but tests and the demo shorten."""
+
+    lease: timedelta = timedelta(seconds=60)
+    check_interval: float = 5.0
+    worker_idle: float = 1.0
+    progress_interval: float = 3.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    langsmith_timeout: float = 30.0
+    langsmith_transport: httpx.BaseTransport | None = None
+
+
+class PurgeBot:
+    """Every long-lived part of one purgebot process."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, tuning: Tuning | None = None) -> None:
+        tuning = tuning or Tuning()
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store = Store(settings.purgebot_db)
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        self.slack = WebClient(token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+        self.langsmith = LangSmithClient(
+            endpoint=settings.langsmith_endpoint,
+            api_key=settings.langsmith_api_key.get_secret_value() if settings.langsmith_api_key else "",
+            workspace_id=str(settings.langsmith_workspace_id) if settings.langsmith_workspace_id else None,
+            transport=tuning.langsmith_transport,
+            timeout=tuning.langsmith_timeout,
+            query_rate=settings.purgebot_langsmith_query_rate.as_tuple(),
+            call_rate=settings.purgebot_langsmith_call_rate.as_tuple(),
+            retry=tuning.retry,
+        )
+        self.approvers = Approvers(settings.purgebot_approvers, self.slack)
+        self.workflow = Workflow(
+            store=self.store,
+            slack=self.slack,
+            langsmith=self.langsmith,
+            approvers=self.approvers,
+            clock=self.clock,
+            settings=settings,
+            on_change=self.wake,
+        )
+        self.executor = Executor(
+            store=self.store,
+            langsmith=self.langsmith,
+            clock=self.clock,
+            settings=settings,
+            owner=self.owner,
+            on_change=self.wake_notifier,
+            lease=tuning.lease,
+            progress_interval=tuning.progress_interval,
+        )
+        self.verifier = Verifier(
+            store=self.store,
+            langsmith=self.langsmith,
+            clock=self.clock,
+            settings=settings,
+            approvers=self.approvers,
+            owner=self.owner,
+            on_change=self.wake,
+        )
+        self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock)
+        self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
+        self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)
+        self.scheduler = CheckScheduler(self.verifier.run_due, interval=tuning.check_interval)
+        self._bolt: App | None = None
+        self._running = False
+
+    @property
+    def bolt(self) -> App:
+        """The Bolt app with every listener registered (built on first use: it calls auth.test)."""
+        if self._bolt is None:
+            secret = self.settings.slack_signing_secret
+            self._bolt = App(
+                client=self.slack,
+                signing_secret=secret.get_secret_value() if secret else None,
+                listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+                process_before_response=False,
+            )
+            handlers.register(self._bolt, workflow=self.workflow, clock=self.clock)
+        return self._bolt
+
+    def start(self) -> None:
+        """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
+        self._executor_worker.start()
+        self._notifier_worker.start()
+        self.scheduler.start()
+        self._running = True
+
+    def stop(self) -> None:
+        if self._running:
+            self.scheduler.stop()
+            self._executor_worker.stop()
+            self._notifier_worker.stop()
+            self._running = False
+        self.langsmith.close()
+        self.store.close()
+
+    def wake(self) -> None:
+        self._executor_worker.wake()
+        self._notifier_worker.wake()
+        self.scheduler.wake()
+
+    def wake_notifier(self) -> None:
+        self._notifier_worker.wake()
+
+    def check_notify_channel(self) -> str | None:
+        """Say (return) why the bot cannot post to PURGEBOT_NOTIFY_CHANNEL, or None when it can."""
+        channel = self.settings.purgebot_notify_channel
+        if channel is None:
+            return "PURGEBOT_NOTIFY_CHANNEL is not set"
+        try:
+            info = self.slack.conversations_info(channel=channel).get("channel") or {}
+        except SlackApiError as error:
+            return f"cannot see notify channel {channel}: Slack said {error.response.get('error')}"
+        if info.get("is_archived"):
+            return f"notify channel {channel} is archived"
+        if not info.get("is_member"):
+            return f"not a member of notify channel {channel}: invite @purgebot there"
+        return None

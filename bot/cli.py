@@ -1,0 +1,168 @@
+"""The ``purgebot`` command: serve, demo, verify, audit verify.
+
+Exit codes follow DESIGN.md: ``verify`` 0 verified / 2 items remain / 1 error; ``audit verify``
+0 intact / 1 broken. A settings problem is one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from typing import Annotated
+
+import typer
+from slack_bolt.error import BoltError
+
+from bot import logs
+from bot.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Compliance purges in LangSmith, from Slack.")
+audit_app = typer.Typer(no_args_is_help=True, help="Check the tamper-evident event log.")
+app.add_typer(audit_app, name="audit")
+
+_REQUEST_ID = re.compile(r"^purge-([1-9][0-9]{0,17})$", re.IGNORECASE)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"purgebot: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(command: str, *required: str) -> Settings:
+    try:
+        settings = load_settings()
+        settings.require(command, *required)
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    return settings
+
+
+def _request_number(text: str) -> int:
+    match = _REQUEST_ID.match(text.strip())
+    if not match:
+        raise _fail(f"{text!r} is not a request ID; request IDs look like PURGE-7")
+    return int(match.group(1))
+
+
+@app.command()
+def serve(
+    socket_mode: Annotated[
+        bool,
+        typer.Option("--socket-mode", help="Connect over Socket Mode (needs SLACK_APP_TOKEN) instead of serving HTTP."),
+    ] = False,
+) -> None:
+    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler."""
+    from bot.app import PurgeBot
+    from bot.server import create_web_app
+
+    logs.configure()
+    transport = "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"
+    settings = _settings(
+        "serve --socket-mode" if socket_mode else "serve",
+        "SLACK_BOT_TOKEN",
+        transport,
+        "LANGSMITH_API_KEY",
+        "PURGEBOT_APPROVERS",
+        "PURGEBOT_NOTIFY_CHANNEL",
+    )
+    bot = PurgeBot(settings)
+    try:
+        bolt = bot.bolt
+    except BoltError as error:
+        bot.stop()
+        raise _fail(f"Slack did not accept SLACK_BOT_TOKEN at {settings.slack_api_url} ({error})") from None
+    problem = bot.check_notify_channel()
+    log = logging.getLogger("purgebot")
+    if problem:
+        log.warning("cannot post to the notify channel: %s", problem)
+    else:
+        log.info("notify channel reachable", extra={"channel": settings.purgebot_notify_channel})
+    bot.start()
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            assert settings.slack_app_token is not None
+            SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+        else:
+            import uvicorn
+
+            log.info("serving", extra={"port": settings.port})
+            uvicorn.run(create_web_app(bolt), host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
+    finally:
+        bot.stop()
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole lifecycle against local stand-ins: no credentials, no network."""
+    from bot.demo import run_demo
+
+    raise typer.Exit(run_demo(sys.stdout))
+
+
+@app.command()
+def verify(request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-7.")]) -> None:
+    """Check a request against LangSmith now. Exit 0 verified, 2 items remain, 1 error."""
+    from bot.app import PurgeBot
+    from bot.langsmith import LangSmithError
+    from bot.verifier import NothingToCheck
+    from storage.db import NotFound, StorageError
+
+    number = _request_number(request)
+    settings = _settings("verify", "SLACK_BOT_TOKEN", "LANGSMITH_API_KEY")
+    bot = PurgeBot(settings)
+    try:
+        result = bot.verifier.check_now(number, requested_by="purgebot-cli")
+        deadline = time.monotonic() + 30
+        while bot.notifier.step() and time.monotonic() < deadline:
+            pass
+    except (NotFound, NothingToCheck, StorageError, LangSmithError) as error:
+        raise _fail(str(error)) from None
+    finally:
+        bot.stop()
+    if result is None:
+        raise _fail("LangSmith could not be reached; the check stays queued for the running bot")
+    typer.echo(f"PURGE-{number}: {result.state}: {result.remaining:,} of {result.checked:,} traces remain")
+    raise typer.Exit(0 if result.remaining == 0 else 2)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    expect: Annotated[
+        str | None,
+        typer.Option("--expect", help="SEQ:HASH of a head printed earlier; fails if the chain no longer holds it."),
+    ] = None,
+) -> None:
+    """Walk the event chain. Exit 0 and print the head when intact; exit 1 naming the first bad event."""
+    from storage import events
+    from storage.db import StorageError, Store
+
+    settings = _settings("audit verify")
+    if not settings.purgebot_db.exists():
+        raise _fail(f"no database at {settings.purgebot_db}")
+    try:
+        store = Store(settings.purgebot_db)
+        check = events.verify_chain(store.db)
+        expected_ok = True
+        if expect is not None:
+            seq, _, digest = expect.partition(":")
+            if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise _fail("--expect takes SEQ:HASH, e.g. 42:3f5e…(64 hex digits)")
+            expected_ok = events.contains_head(store.db, int(seq), digest)
+        store.close()
+    except StorageError as error:
+        raise _fail(str(error)) from None
+    if not check.intact:
+        typer.echo(f"chain broken at event {check.first_bad}")
+        raise typer.Exit(1)
+    if not expected_ok:
+        typer.echo(f"chain intact up to {check.head_seq}:{check.head_hash}, but it no longer holds {expect}")
+        raise typer.Exit(1)
+    typer.echo(f"{check.head_seq}:{check.head_hash}")
+
+
+def main() -> None:
+    app()

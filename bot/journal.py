@@ -1,0 +1,71 @@
+"""Writes that belong together: an event in the chain and the Slack messages it causes.
+
+Workflow, executor and verifier all record facts the same way — inside the caller's write
+transaction, so a state change, its event and its outbox rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from bot import messages
+from bot.clock import utc_iso
+from storage import events, outbox, requests
+from storage.requests import Request
+
+
+@dataclass(frozen=True)
+class Journal:
+    """Records into one open transaction at one moment."""
+
+    db: Database
+    at: datetime
+    tz: ZoneInfo
+    notify_channel: str | None
+
+    @property
+    def stamp(self) -> str:
+        return utc_iso(self.at)
+
+    def event(self, request_id: int | None, actor: str, kind: str, /, **data: Any) -> events.Event:
+        return events.append(self.db, request_id=request_id, actor=actor, kind=kind, data=data, at=self.stamp)
+
+    def refresh_request_message(self, request_id: int) -> Request:
+        """Queue an edit of the root message so it shows the request as it now stands."""
+        request = requests.get(self.db, request_id)
+        outbox.enqueue(
+            self.db,
+            request_id=request_id,
+            slot="root",
+            payload=messages.request_message(request, self.tz),
+            at=self.stamp,
+        )
+        return request
+
+    def in_thread(
+        self, request_id: int, text: str, *, slot: str | None = None, payload: messages.Payload | None = None
+    ) -> None:
+        outbox.enqueue(
+            self.db,
+            request_id=request_id,
+            slot=slot,
+            in_thread=True,
+            payload=payload or messages.thread_note(text),
+            at=self.stamp,
+        )
+
+    def in_notify_channel(self, request_id: int, text: str) -> None:
+        """Announce in PURGEBOT_NOTIFY_CHANNEL with a link to the thread (no raw subject values)."""
+        if self.notify_channel:
+            outbox.enqueue(
+                self.db,
+                request_id=request_id,
+                channel=self.notify_channel,
+                payload=messages.linked_note(text),
+                at=self.stamp,
+            )

@@ -1,0 +1,46 @@
+"""The HTTP surface: ``POST /slack/events`` for Bolt and ``GET /healthz``, served by uvicorn.
+
+Bolt's own Starlette adapter calls ``dispatch`` on the event loop, which would make every request
+wait for the one before it; here ``dispatch`` runs in the thread pool, so acks stay fast under
+concurrency. Headers that Bolt's verifier would crash on (an empty timestamp gives a 500) are
+refused with the same 401 it gives for a bad signature.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+INVALID = {"error": "invalid request"}
+
+
+def create_web_app(bolt: App) -> Starlette:
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        timestamp = request.headers.get("x-slack-request-timestamp", "").strip()
+        if not timestamp.isdigit() or not request.headers.get("x-slack-signature"):
+            return JSONResponse(INVALID, status_code=401)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return JSONResponse(INVALID, status_code=401)
+        bolt_request = BoltRequest(
+            body=text, query=str(request.url.query), headers={key: [value] for key, value in request.headers.items()}
+        )
+        bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )

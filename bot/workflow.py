@@ -1,0 +1,376 @@
+"""What people do with requests: file, decide, cancel, ask, check now.
+
+Handlers hand parsed input here and render the ``Reply``; every rule that matters — who may
+approve, the two-person rule, which moves are allowed, replays — is enforced here, in the code
+that changes state, never only in a handler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlite_utils import Database
+
+from bot import messages
+from bot.approvers import ApproverLookupFailed, Approvers
+from bot.clock import Clock, parse_utc, utc_iso
+from bot.grammar import TracesRequest
+from bot.journal import Journal
+from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, ProjectNotFound
+from bot.settings import Settings
+from bot.states import CHECKABLE, Actor, State, sources
+from storage import batches, checks, interactions, items, outbox, requests
+from storage.db import Store
+from storage.requests import Request
+
+log = logging.getLogger(__name__)
+
+REPLAY_WINDOW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the person who acted is told (ephemerally)."""
+
+    text: str
+
+
+def items_digest(values: list[str]) -> str:
+    """SHA-256 of the sorted IDs: names the exact set in events without naming its members."""
+    return hashlib.sha256("\n".join(sorted(values)).encode()).hexdigest()
+
+
+class Workflow:
+    """The request lifecycle as seen from Slack."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        slack: WebClient,
+        langsmith: LangSmithClient,
+        approvers: Approvers,
+        clock: Clock,
+        settings: Settings,
+        on_change: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._slack = slack
+        self._langsmith = langsmith
+        self._approvers = approvers
+        self._clock = clock
+        self._settings = settings
+        self._on_change = on_change
+
+    def claim_interaction(self, key: str, provisional: str) -> str | None:
+        """Claim a slash command (trigger_id) or click (action_ts + user) before acting on it.
+
+        Returns None when this delivery is the first within the replay window — go ahead — and the
+        answer given to the first one otherwise, so a replay gets that answer and does nothing new.
+        """
+        now = self._clock.now()
+        with self._store.write() as db:
+            earlier = interactions.recall(db, key, since=utc_iso(now - REPLAY_WINDOW))
+            if earlier is not None:
+                return str(earlier["text"])
+            interactions.remember(db, key, {"text": provisional}, utc_iso(now))
+            return None
+
+    def settle_interaction(self, key: str, answer: str) -> None:
+        """Replace the provisional answer of a claimed interaction with the one actually given."""
+        with self._store.write() as db:
+            interactions.settle(db, key, {"text": answer})
+
+    # -- filing ---------------------------------------------------------------------------------
+
+    def file_traces(self, command: TracesRequest, *, requester: str, channel: str, trigger_id: str) -> Reply | None:
+        """Check the request against Slack and LangSmith, then store it and queue its message.
+
+        Returns a refusal, or None when the request was stored (its posted message is the answer).
+        Nothing is stored and no number is used when the request is refused.
+        """
+        refusal = self._channel_refusal(channel)
+        if refusal:
+            return refusal
+        try:
+            project = self._langsmith.resolve_project(command.project)
+        except ProjectNotFound:
+            return Reply(
+                f"LangSmith has no project named `{command.project}` that this API key can see. "
+                "Check the spelling (names are exact) or give the project's UUID. Nothing was filed."
+            )
+        except LangSmithRejected as error:
+            return Reply(
+                f"LangSmith refused to look up project `{command.project}` ({error.status}: {error.message}). "
+                "Nothing was filed."
+            )
+        except LangSmithError as error:
+            return Reply(
+                f"LangSmith could not be reached to look up project `{command.project}` ({error}). "
+                "Nothing was filed; try again in a minute."
+            )
+        now = self._clock.now()
+        due = command.options.due or (
+            now.astimezone(self._settings.purgebot_timezone).date()
+            + timedelta(days=self._settings.purgebot_deadline_days)
+        )
+        values = list(command.trace_ids)
+        with self._store.write() as db:
+            request = requests.insert(
+                db,
+                kind="traces",
+                state=State.AWAITING_APPROVAL.value,
+                requester=requester,
+                channel=channel,
+                reason=command.options.reason,
+                ticket=command.options.ticket,
+                due_date=date.isoformat(due),
+                project=project.name,
+                session_id=project.id,
+                item_count=len(values),
+                items_digest=items_digest(values),
+                trigger_id=trigger_id,
+                created_at=utc_iso(now),
+                updated_at=utc_iso(now),
+            )
+            items.add(db, request.id, values, session_id=project.id)
+            journal = self._journal_for(db, now)
+            journal.event(
+                request.id,
+                requester,
+                "filed",
+                kind="traces",
+                project=project.name,
+                session_id=project.id,
+                items=len(values),
+                items_digest=request.items_digest,
+                channel=channel,
+                due=request.due_date,
+                ticket=request.ticket,
+            )
+            journal.refresh_request_message(request.id)
+        log.info("request filed", extra={"request": request.label, "items": len(values)})
+        self._on_change()
+        return None
+
+    def _channel_refusal(self, channel: str) -> Reply | None:
+        if channel.startswith("D"):
+            return Reply(
+                "File purge requests in a channel, not a direct message, so a second person can approve "
+                "them in the thread. Nothing was filed."
+            )
+        try:
+            info = self._slack.conversations_info(channel=channel).get("channel") or {}
+        except SlackApiError as error:
+            code = error.response.get("error") if error.response is not None else "unknown_error"
+            if code == "channel_not_found":
+                return Reply(
+                    "I can't post in this channel: invite @purgebot (`/invite @purgebot`) and try again. "
+                    "Nothing was filed."
+                )
+            return Reply(f"Slack did not let me check this channel ({code}). Nothing was filed.")
+        if info.get("is_archived"):
+            return Reply("This channel is archived. Nothing was filed.")
+        if not info.get("is_member", False):
+            return Reply(
+                "I can't post in this channel: invite @purgebot (`/invite @purgebot`) and try again. Nothing was filed."
+            )
+        return None
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def decide(self, *, request_id: int, preview_digest: str, user: str, approve: bool) -> Reply | None:
+        """Approve or reject; None when the decision was recorded, else the refusal.
+
+        The two-person rule holds in the compare-and-set itself (``requester != user``), so no
+        path around this method can approve its own request.
+        """
+        now = self._clock.now()
+        with self._store.read_snapshot() as db:
+            request = requests.find(db, request_id)
+        refusal = self._decision_refusal(request, preview_digest, user, approve)
+        if refusal is None:
+            try:
+                if not self._approvers.is_eligible(user):
+                    refusal = (
+                        f"Only approvers can {'approve' if approve else 'reject'} purge requests "
+                        f"(approvers: {self._approvers.mentions()})."
+                    )
+            except ApproverLookupFailed as error:
+                refusal = f"{error}. Nothing changed; try again in a minute."
+        target = State.APPROVED if approve else State.REJECTED
+        with self._store.write() as db:
+            journal = self._journal_for(db, now)
+            if refusal is None:
+                moved = requests.transition(
+                    db,
+                    request_id,
+                    from_states=sources(target, Actor.APPROVER),
+                    to=target.value,
+                    at=utc_iso(now),
+                    where="requester != ? AND preview_digest = ?",
+                    params=[user, preview_digest],
+                    decided_by=user,
+                    decided_at=utc_iso(now),
+                )
+                if moved:
+                    journal.event(request_id, user, target.value, preview_digest=preview_digest)
+                    journal.refresh_request_message(request_id)
+                    if approve:
+                        journal.in_thread(request_id, f"Approved by <@{user}>. Sending the deletes to LangSmith now.")
+                else:
+                    current = requests.get(db, request_id)
+                    refusal = (
+                        self._decision_refusal(current, preview_digest, user, approve)
+                        or f"{current.label} changed while you clicked; nothing was done."
+                    )
+            if refusal is not None:
+                journal.event(
+                    request_id if request else None,
+                    user,
+                    "decision_refused",
+                    decision="approve" if approve else "reject",
+                    reason=refusal,
+                )
+        if refusal is not None:
+            return Reply(refusal)
+        self._on_change()
+        return None
+
+    @staticmethod
+    def _decision_refusal(request: Request | None, preview_digest: str, user: str, approve: bool) -> str | None:
+        if request is None:
+            return "That request does not exist."
+        if request.state != State.AWAITING_APPROVAL:
+            by = f" by <@{request.decided_by}>" if request.decided_by else ""
+            return f"{request.label} is already {request.state.replace('_', ' ')}{by}; nothing changed."
+        if request.preview_digest is None:
+            return f"The preview of {request.label} is not ready yet; decide once it is posted."
+        if preview_digest != request.preview_digest:
+            return f"That button belongs to an older preview of {request.label}; use the buttons on its message."
+        if user == request.requester:
+            if approve:
+                return f"You filed {request.label}, so you can't approve it: a second person must (two-person rule)."
+            return f"You filed {request.label}; to withdraw it use `/purge cancel {request.label}`."
+        return None
+
+    def cancel(self, *, request_id: int, user: str) -> Reply:
+        now = self._clock.now()
+        with self._store.write() as db:
+            request = requests.find(db, request_id)
+            if request is None:
+                return Reply(f"PURGE-{request_id} does not exist.")
+            if user != request.requester:
+                return Reply(
+                    f"Only the requester (<@{request.requester}>) can cancel {request.label}; "
+                    "an approver can reject it instead."
+                )
+            moved = requests.transition(
+                db,
+                request_id,
+                from_states=sources(State.CANCELLED, Actor.REQUESTER),
+                to=State.CANCELLED.value,
+                at=utc_iso(now),
+                decided_by=user,
+                decided_at=utc_iso(now),
+            )
+            if not moved:
+                return Reply(
+                    f"{request.label} is {request.state.replace('_', ' ')}; only a request awaiting "
+                    "approval can be cancelled."
+                )
+            journal = self._journal_for(db, now)
+            journal.event(request_id, user, "cancelled")
+            journal.refresh_request_message(request_id)
+        self._on_change()
+        return Reply(f"{request.label} is cancelled.")
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def status(self, request_id: int) -> Reply:
+        with self._store.read_snapshot() as db:
+            request = requests.find(db, request_id)
+            if request is None:
+                return Reply(f"PURGE-{request_id} does not exist.")
+            total, sent, size, size_sent = batches.counts(db, request_id)
+            request_checks = checks.for_request(db, request_id)
+            upcoming = checks.next_pending(db, request_id)
+            failed_posts = outbox.failures(db, request_id)
+            included = items.count(db, request_id, items.INCLUDED)
+        tz = self._settings.purgebot_timezone
+        lines = [
+            f"{request.label}: {request.state}",
+            f"Project `{request.project}` · {messages.plural(request.item_count, 'trace ID', 'trace IDs')} filed by "
+            f"<@{request.requester}> · reason: {request.reason}"
+            + (f" · ticket {request.ticket}" if request.ticket else "")
+            + (f" · due {request.due_date}" if request.due_date else ""),
+        ]
+        if request.preview_digest:
+            lines.append(f"Approved set: {messages.plural(included, 'trace', 'traces')}")
+        if request.decided_by:
+            lines.append(f"Decided by <@{request.decided_by}>")
+        if total:
+            lines.append(f"Batches: {sent:,} of {total:,} accepted ({size_sent:,} of {size:,} trace IDs)")
+        if request.paused_until:
+            lines.append(f"Paused until {messages.when(parse_utc(request.paused_until), tz)}")
+        if request.failure:
+            lines.append(f"Failure: {request.failure}")
+        for check in request_checks:
+            if check.state == checks.DONE:
+                lines.append(
+                    f"Check {check.kind}: {check.remaining:,} of {check.checked:,} remained "
+                    f"({messages.when(parse_utc(check.finished_at or check.due_at), tz)})"
+                )
+        if upcoming:
+            lines.append(f"Next check: {messages.when(parse_utc(upcoming.due_at), tz)}")
+        for row in failed_posts:
+            lines.append(f"A Slack post could not be delivered: {row.error}")
+        return Reply("\n".join(lines))
+
+    def list_requests(self, state: str | None) -> Reply:
+        with self._store.read_snapshot() as db:
+            found = requests.list_requests(db, states=[state] if state else None, limit=20)
+        if not found:
+            return Reply(f"No requests{' in state ' + state if state else ''}.")
+        lines = [
+            f"*{r.label}* · {r.state} · {messages.plural(r.item_count, 'trace ID', 'trace IDs')} in "
+            f"`{r.project}` · filed by <@{r.requester}>" + (f" · due {r.due_date}" if r.due_date else "")
+            for r in found
+        ]
+        return Reply("\n".join(lines))
+
+    def verify_now(self, *, request_id: int, user: str) -> Reply:
+        """Queue a manual check that runs at once; it neither uses up nor moves the scheduled ones."""
+        now = self._clock.now()
+        with self._store.write() as db:
+            request = requests.find(db, request_id)
+            if request is None:
+                return Reply(f"PURGE-{request_id} does not exist.")
+            if user != request.requester and not self._eligible_quietly(user):
+                return Reply(f"Only the requester or an approver can check {request.label}.")
+            if request.state not in CHECKABLE:
+                return Reply(
+                    f"{request.label} is {request.state.replace('_', ' ')}: there is nothing to check until "
+                    "its deletes were sent."
+                )
+            checks.schedule(
+                db, request_id=request_id, seq=0, kind=checks.MANUAL, due_at=utc_iso(now), requested_by=user
+            )
+            self._journal_for(db, now).event(request_id, user, "check_requested")
+        self._on_change()
+        return Reply(f"Checking {request.label} now; the result goes to its thread.")
+
+    def _eligible_quietly(self, user: str) -> bool:
+        try:
+            return self._approvers.is_eligible(user)
+        except ApproverLookupFailed:
+            return False
+
+    def _journal_for(self, db: Database, now: datetime) -> Journal:
+        return Journal(db, now, self._settings.purgebot_timezone, self._settings.purgebot_notify_channel)

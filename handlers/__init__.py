@@ -1,0 +1,18 @@
+"""Slack-facing listeners, thin by design: parse what Slack sent, call the workflow, render the reply.
+
+Each listener kind has a ``register(app, ...)``; the composition root (``bot.app``) is the only
+importer of this package.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.clock import Clock
+from bot.workflow import Workflow
+from handlers import actions, commands
+
+
+def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+    commands.register(app, workflow=workflow, clock=clock)
+    actions.register(app, workflow=workflow)

@@ -1,0 +1,13 @@
+"""Button listeners: Approve and Reject on a request's message."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.workflow import Workflow
+from handlers.actions import approve, reject
+
+
+def register(app: App, *, workflow: Workflow) -> None:
+    approve.register(app, workflow=workflow)
+    reject.register(app, workflow=workflow)

@@ -1,0 +1,13 @@
+"""Slash-command listeners."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.clock import Clock
+from bot.workflow import Workflow
+from handlers.commands import purge
+
+
+def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+    purge.register(app, workflow=workflow, clock=clock)

@@ -1,0 +1,82 @@
+"""``/purge``: parse the text, answer at once, and do anything slow right after the ack.
+
+A syntax error is the ack's own ephemeral answer and creates nothing. Filing a request checks
+Slack and LangSmith, so it runs after the ack and answers through ``respond`` only if refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot import grammar
+from bot.clock import Clock
+from bot.grammar import GrammarError
+from bot.messages import plural
+from bot.workflow import Workflow
+
+NOT_YET = (
+    "`/purge {kind}` is not available in this version of purgebot yet. Trace-ID purges work today: see `/purge help`."
+)
+
+
+def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+    def purge_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        handle(ack, command, respond, workflow=workflow, clock=clock)
+
+    app.command("/purge")(purge_command)
+
+
+def handle(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: Workflow, clock: Clock) -> None:
+    try:
+        parsed = grammar.parse(str(command.get("text") or ""), now=clock.now())
+    except GrammarError as error:
+        ack(text=str(error))
+        return
+    user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+    match parsed:
+        case grammar.Help():
+            ack(text=grammar.HELP_TEXT)
+        case grammar.Status(request_id=request_id):
+            ack(text=workflow.status(request_id).text)
+        case grammar.ListRequests(state=state):
+            ack(text=workflow.list_requests(state).text)
+        case grammar.TracesRequest():
+            provisional = (
+                f"Filing a purge of {plural(len(parsed.trace_ids), 'trace ID', 'trace IDs')} in "
+                f"`{parsed.project}`: checking the project with LangSmith…"
+            )
+            key = f"command:{command.get('trigger_id')}"
+            earlier = workflow.claim_interaction(key, provisional)
+            ack(text=earlier or provisional)
+            if earlier is None:
+                refusal = workflow.file_traces(
+                    parsed, requester=user, channel=channel, trigger_id=str(command.get("trigger_id"))
+                )
+                if refusal is not None:
+                    workflow.settle_interaction(key, refusal.text)
+                    respond(text=refusal.text, response_type="ephemeral")
+        case grammar.Cancel(request_id=request_id) | grammar.Verify(request_id=request_id):
+            key = f"command:{command.get('trigger_id')}"
+            earlier = workflow.claim_interaction(key, "Working on it…")
+            if earlier is not None:
+                ack(text=earlier)
+                return
+            if isinstance(parsed, grammar.Cancel):
+                reply = workflow.cancel(request_id=request_id, user=user)
+            else:
+                reply = workflow.verify_now(request_id=request_id, user=user)
+            workflow.settle_interaction(key, reply.text)
+            ack(text=reply.text)
+        case grammar.MetadataRequest():
+            ack(text=NOT_YET.format(kind="metadata"))
+        case grammar.ExamplesRequest():
+            ack(text=NOT_YET.format(kind="examples"))
+        case grammar.Report():
+            ack(text=NOT_YET.format(kind="report"))
+        case grammar.OpenForm():
+            ack(
+                text="The request form is not available in this version yet; type the request instead. "
+                + grammar.HELP_TEXT
+            )

@@ -1,0 +1,88 @@
+"""The ``batches`` table: each delete call is a row before it is sent, and marked when answered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from storage.db import inserted_id
+
+PENDING = "pending"
+SENT = "sent"
+REFUSED = "refused"  # LangSmith answered with a non-retryable error; never re-sent
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One delete call of at most 1000 trace IDs in one project."""
+
+    id: int
+    request_id: int
+    round: int
+    session_id: str
+    size: int
+    digest: str
+    state: str
+    created_at: str
+    sent_at: str | None
+    status_code: int | None
+    response: str | None
+    attempts: int
+
+
+_COLUMNS = (
+    "id, request_id, round, session_id, size, digest, state, created_at, sent_at, status_code, response, attempts"
+)
+
+
+def create(db: Database, *, request_id: int, round_: int, session_id: str, size: int, digest: str, at: str) -> int:
+    return inserted_id(
+        db.table("batches").insert(
+            {
+                "request_id": request_id,
+                "round": round_,
+                "session_id": session_id,
+                "size": size,
+                "digest": digest,
+                "state": PENDING,
+                "created_at": at,
+            }
+        )
+    )
+
+
+def for_request(db: Database, request_id: int, state: str | None = None) -> list[Batch]:
+    sql = f"SELECT {_COLUMNS} FROM batches WHERE request_id = ?" + (" AND state = ?" if state else "") + " ORDER BY id"
+    return [Batch(*row) for row in db.execute(sql, [request_id, *([state] if state else [])])]
+
+
+def mark_sent(db: Database, batch_id: int, *, status_code: int, response: dict[str, Any], at: str) -> bool:
+    """Record LangSmith's answer once; a second call for the same batch changes nothing."""
+    cursor = db.execute(
+        "UPDATE batches SET state = ?, sent_at = ?, status_code = ?, response = ?, attempts = attempts + 1 "
+        "WHERE id = ? AND state = ?",
+        [SENT, at, status_code, json.dumps(response), batch_id, PENDING],
+    )
+    return cursor.rowcount == 1
+
+
+def counts(db: Database, request_id: int) -> tuple[int, int, int, int]:
+    """(batches, batches sent, items in batches, items in sent batches) for the progress message."""
+    row = db.execute(
+        "SELECT count(*), coalesce(sum(state = 'sent'), 0), coalesce(sum(size), 0), "
+        "coalesce(sum(CASE WHEN state = 'sent' THEN size ELSE 0 END), 0) "
+        "FROM batches WHERE request_id = ? AND round = 0",
+        [request_id],
+    ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def mark_refused(db: Database, batch_id: int, *, status_code: int, message: str, at: str) -> None:
+    db.execute(
+        "UPDATE batches SET state = ?, sent_at = ?, status_code = ?, response = ?, attempts = attempts + 1 "
+        "WHERE id = ? AND state = ?",
+        [REFUSED, at, status_code, json.dumps({"error": message}), batch_id, PENDING],
+    )

@@ -1,0 +1,132 @@
+"""The ``checks`` table: every scheduled or manual verification is a row before it runs.
+
+A check is claimed with an owner and an expiry and marked done only after it finished, so a
+crash mid-check runs it again (at least once), and a check that fell due while the bot was down
+simply runs when it comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from storage.db import inserted_id
+
+PENDING = "pending"
+RUNNING = "running"
+DONE = "done"
+DROPPED = "dropped"
+
+SCHEDULED = "scheduled"
+MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification of a request; ``seq`` 0 is the first scheduled check, 1-3 the re-checks."""
+
+    id: int
+    request_id: int
+    seq: int
+    kind: str
+    due_at: str
+    state: str
+    requested_by: str | None
+    attempts: int
+    last_error: str | None
+    finished_at: str | None
+    checked: int | None
+    remaining: int | None
+    outcome: str | None
+
+
+_COLUMNS = (
+    "id, request_id, seq, kind, due_at, state, requested_by, attempts, last_error, finished_at, checked, remaining, "
+    "outcome"
+)
+
+
+def schedule(
+    db: Database, *, request_id: int, seq: int, kind: str, due_at: str, requested_by: str | None = None
+) -> int:
+    return inserted_id(
+        db.table("checks").insert(
+            {
+                "request_id": request_id,
+                "seq": seq,
+                "kind": kind,
+                "due_at": due_at,
+                "state": PENDING,
+                "requested_by": requested_by,
+            }
+        )
+    )
+
+
+def claim_due(db: Database, *, now: str, owner: str, expires: str) -> Check | None:
+    """Take the most overdue check that is pending, or running under an expired claim."""
+    row = db.execute(
+        "SELECT id FROM checks WHERE due_at <= ? AND (state = ? OR (state = ? AND claim_expires < ?)) "
+        "ORDER BY due_at, id LIMIT 1",
+        [now, PENDING, RUNNING, now],
+    ).fetchone()
+    if row is None:
+        return None
+    db.execute(
+        "UPDATE checks SET state = ?, claim_owner = ?, claim_expires = ?, attempts = attempts + 1 WHERE id = ?",
+        [RUNNING, owner, expires, row[0]],
+    )
+    return get(db, row[0])
+
+
+def claim(db: Database, check_id: int, *, owner: str, expires: str) -> Check:
+    """Claim one named check (a manual check run by the CLI)."""
+    db.execute(
+        "UPDATE checks SET state = ?, claim_owner = ?, claim_expires = ?, attempts = attempts + 1 WHERE id = ?",
+        [RUNNING, owner, expires, check_id],
+    )
+    return get(db, check_id)
+
+
+def get(db: Database, check_id: int) -> Check:
+    return Check(*db.execute(f"SELECT {_COLUMNS} FROM checks WHERE id = ?", [check_id]).fetchone())
+
+
+def finish(db: Database, check_id: int, *, at: str, checked: int, remaining: int, outcome: str) -> None:
+    db.execute(
+        "UPDATE checks SET state = ?, finished_at = ?, checked = ?, remaining = ?, outcome = ?, "
+        "claim_owner = NULL, claim_expires = NULL WHERE id = ?",
+        [DONE, at, checked, remaining, outcome, check_id],
+    )
+
+
+def retry_later(db: Database, check_id: int, *, due_at: str, error: str) -> None:
+    db.execute(
+        "UPDATE checks SET state = ?, due_at = ?, last_error = ?, claim_owner = NULL, claim_expires = NULL "
+        "WHERE id = ?",
+        [PENDING, due_at, error, check_id],
+    )
+
+
+def drop_pending(db: Database, request_id: int) -> int:
+    """Drop the request's scheduled checks that have not run (the request is verified)."""
+    return db.execute(
+        "UPDATE checks SET state = ? WHERE request_id = ? AND state = ? AND kind = ?",
+        [DROPPED, request_id, PENDING, SCHEDULED],
+    ).rowcount
+
+
+def for_request(db: Database, request_id: int) -> list[Check]:
+    return [
+        Check(*row)
+        for row in db.execute(f"SELECT {_COLUMNS} FROM checks WHERE request_id = ? ORDER BY id", [request_id])
+    ]
+
+
+def next_pending(db: Database, request_id: int) -> Check | None:
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM checks WHERE request_id = ? AND state = ? AND kind = ? ORDER BY due_at LIMIT 1",
+        [request_id, PENDING, SCHEDULED],
+    ).fetchone()
+    return Check(*row) if row else None

@@ -1,0 +1,132 @@
+"""The SQLite file: connections, transactions and the errors a caller can act on.
+
+Error tree::
+
+    StorageError
+    ├── StorageUnavailable   the file cannot be opened or written (read-only, disk full, bad path)
+    └── NotFound             a row the caller named does not exist
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.db import Table
+
+from storage.migrations import migrate
+
+_UNAVAILABLE_HINTS = ("readonly", "disk is full", "unable to open", "disk i/o error", "not a database")
+
+
+class StorageError(Exception):
+    """Something about the database stopped the operation."""
+
+
+class StorageUnavailable(StorageError):
+    """The database file cannot be opened or written; nothing was changed."""
+
+
+class NotFound(StorageError):
+    """The row the caller named does not exist."""
+
+
+class Store:
+    """One SQLite file shared by the server's threads (and by other processes such as the CLI).
+
+    Each thread gets its own connection: a SQLite transaction belongs to a whole connection, so
+    sharing one across the Bolt listeners, the executor and the scheduler would interleave their
+    transactions. WAL lets readers run beside the one writer; writers queue up to the busy timeout.
+    """
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self.write() as db:
+            migrate(db)
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection, opened on first use."""
+        database: Database | None = getattr(self._local, "db", None)
+        if database is None:
+            database = self._open()
+            self._local.db = database
+        return database
+
+    def _open(self) -> Database:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, check_same_thread=False, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from None
+        with self._lock:
+            self._connections.append(conn)
+        return Database(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[Database]:
+        """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads and then writes fails at once when another connection
+        committed in between (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout; taking the lock
+        first makes every compare-and-set wait its turn instead.
+        """
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from None
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        try:
+            db.conn.commit()
+        except sqlite3.Error as error:
+            db.conn.rollback()
+            raise _translate(error, self.path) from None
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[Database]:
+        """Several reads that see one consistent state of the file (WAL snapshot), writing nothing."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.conn.rollback()
+
+    def close(self) -> None:
+        """Close every connection any thread opened."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _translate(error: sqlite3.Error, path: Path) -> StorageError:
+    text = str(error).lower()
+    if any(hint in text for hint in _UNAVAILABLE_HINTS):
+        return StorageUnavailable(f"cannot use the database {path}: {error}")
+    return StorageError(f"database {path}: {error}")
+
+
+def inserted_id(table: Table) -> int:
+    """The integer primary key of the row an ``insert`` just wrote."""
+    if table.last_pk is None:
+        raise StorageError(f"insert into {table.name} returned no primary key")
+    return int(table.last_pk)

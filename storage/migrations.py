@@ -1,0 +1,151 @@
+"""Numbered, named migrations from an empty file; each runs in its own transaction."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("purgebot")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Requests, their raw items, batches, checks, the event chain, the outbox and replays."""
+    db.table("requests").create(
+        {
+            "id": int,
+            "kind": str,
+            "state": str,
+            "requester": str,
+            "channel": str,
+            "reason": str,
+            "ticket": str,
+            "due_date": str,
+            "project": str,
+            "session_id": str,
+            "item_count": int,
+            "items_digest": str,
+            "trigger_id": str,
+            "created_at": str,
+            "updated_at": str,
+            "preview": str,
+            "preview_digest": str,
+            "decided_by": str,
+            "decided_at": str,
+            "submitted_at": str,
+            "paused_until": str,
+            "failure": str,
+            "claim_owner": str,
+            "claim_expires": str,
+        },
+        pk="id",
+        not_null={"kind", "state", "requester", "channel", "reason", "created_at", "updated_at"},
+    )
+    db.table("requests").create_index(["state"], index_name="idx_requests_state")
+    db.table("items").create(
+        {"request_id": int, "seq": int, "value": str, "session_id": str, "status": str, "batch_id": int},
+        pk=("request_id", "seq"),
+        not_null={"request_id", "seq", "value", "status"},
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+    db.table("items").create_index(["request_id", "status", "batch_id"], index_name="idx_items_status")
+    db.table("items").create_index(["batch_id"], index_name="idx_items_batch")
+    db.table("batches").create(
+        {
+            "id": int,
+            "request_id": int,
+            "round": int,
+            "session_id": str,
+            "size": int,
+            "digest": str,
+            "state": str,
+            "created_at": str,
+            "sent_at": str,
+            "status_code": int,
+            "response": str,
+            "attempts": int,
+        },
+        pk="id",
+        not_null={"request_id", "round", "session_id", "size", "digest", "state", "created_at"},
+        defaults={"attempts": 0},
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+    db.table("batches").create_index(["request_id", "state"], index_name="idx_batches_state")
+    db.table("checks").create(
+        {
+            "id": int,
+            "request_id": int,
+            "seq": int,
+            "kind": str,
+            "due_at": str,
+            "state": str,
+            "requested_by": str,
+            "claim_owner": str,
+            "claim_expires": str,
+            "attempts": int,
+            "last_error": str,
+            "finished_at": str,
+            "checked": int,
+            "remaining": int,
+            "outcome": str,
+        },
+        pk="id",
+        not_null={"request_id", "seq", "kind", "due_at", "state"},
+        defaults={"attempts": 0},
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+    db.table("checks").create_index(["state", "due_at"], index_name="idx_checks_due")
+    db.table("events").create(
+        {
+            "seq": int,
+            "request_id": int,
+            "at": str,
+            "actor": str,
+            "kind": str,
+            "data": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={"at", "actor", "kind", "data", "prev_hash", "hash"},
+    )
+    db.table("events").create_index(["request_id"], index_name="idx_events_request")
+    db.table("outbox").create(
+        {
+            "id": int,
+            "request_id": int,
+            "kind": str,
+            "slot": str,
+            "channel": str,
+            "in_thread": int,
+            "user": str,
+            "payload": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "ts": str,
+            "error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"kind", "payload", "state", "created_at", "next_attempt_at"},
+        defaults={"attempts": 0, "in_thread": 0},
+    )
+    db.table("outbox").create_index(["state", "next_attempt_at"], index_name="idx_outbox_due")
+    db.table("messages").create(
+        {"request_id": int, "slot": str, "channel": str, "ts": str},
+        pk=("request_id", "slot"),
+        not_null={"channel", "ts"},
+    )
+    db.table("interactions").create(
+        {"key": str, "at": str, "answer": str},
+        pk="key",
+        not_null={"at", "answer"},
+    )
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply what is pending and return the names applied (empty when the file is current)."""
+    pending = [migration.name for migration in migrations.pending(db)]
+    migrations.apply(db)
+    return pending
