@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.verifier import Verifier
 from bot.worker import Worker
 from bot.workflow import Workflow
+from storage import claims
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Tuning:
     check_interval: float = 5.0
     worker_idle: float = 1.0
     progress_interval: float = 3.0
+    channel_pace: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     langsmith_timeout: float = 30.0
     langsmith_transport: httpx.BaseTransport | None = None
@@ -98,7 +100,7 @@ class PurgeBot:
             owner=self.owner,
             on_change=self.wake,
         )
-        self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock)
+        self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock, channel_pace=tuning.channel_pace)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
         self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)
         self.scheduler = CheckScheduler(self.verifier.run_due, interval=tuning.check_interval)
@@ -121,6 +123,7 @@ class PurgeBot:
 
     def start(self) -> None:
         """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
+        self.reclaim_dead_claims()
         self._executor_worker.start()
         self._notifier_worker.start()
         self.scheduler.start()
@@ -134,6 +137,19 @@ class PurgeBot:
             self._running = False
         self.langsmith.close()
         self.store.close()
+
+    def reclaim_dead_claims(self) -> int:
+        """Free work claimed by purgebot processes on this host that no longer run (killed, crashed).
+
+        Their leases would expire anyway; a restart should not wait for that. Owners on other hosts,
+        or whose process id is alive, keep their claims until the lease runs out.
+        """
+        with self.store.write() as db:
+            dead = [owner for owner in claims.owners(db) if owner != self.owner and _owner_is_dead(owner)]
+            freed = claims.release_all(db, dead)
+        if freed:
+            log.info("took over work of stopped processes", extra={"rows": freed, "owners": len(dead)})
+        return freed
 
     def wake(self) -> None:
         self._executor_worker.wake()
@@ -157,3 +173,18 @@ class PurgeBot:
         if not info.get("is_member"):
             return f"not a member of notify channel {channel}: invite @purgebot there"
         return None
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:nonce``) names a process on this host that has exited."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
 from typing import Annotated
 
 import typer
@@ -105,7 +104,11 @@ def demo() -> None:
 
 @app.command()
 def verify(request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-7.")]) -> None:
-    """Check a request against LangSmith now. Exit 0 verified, 2 items remain, 1 error."""
+    """Check a request against LangSmith now. Exit 0 verified, 2 items remain, 1 error.
+
+    The outcome is stored and queued for Slack; the running bot posts it (one sender, so nothing is
+    posted twice).
+    """
     from bot.app import PurgeBot
     from bot.langsmith import LangSmithError
     from bot.verifier import NothingToCheck
@@ -116,9 +119,6 @@ def verify(request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-
     bot = PurgeBot(settings)
     try:
         result = bot.verifier.check_now(number, requested_by="purgebot-cli")
-        deadline = time.monotonic() + 30
-        while bot.notifier.step() and time.monotonic() < deadline:
-            pass
     except (NotFound, NothingToCheck, StorageError, LangSmithError) as error:
         raise _fail(str(error)) from None
     finally:

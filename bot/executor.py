@@ -111,7 +111,9 @@ class Executor:
             return True
         except LangSmithRejected as error:
             self._store_preview(
-                request, {"error": f"LangSmith refused the lookup ({error.status}: {error.message})"}, []
+                request,
+                {"error": f"LangSmith refused the lookup ({error.status}: {messages.escape(error.message)})"},
+                [],
             )
             return True
         unknown = [value for value in sample if value not in known]
@@ -311,7 +313,7 @@ class Executor:
 
     def _fail(self, request: Request, error: LangSmithRejected) -> None:
         now = self._clock.now()
-        reason = f"LangSmith refused a delete ({error.status}: {error.message})"
+        reason = f"LangSmith refused a delete ({error.status}: {messages.escape(error.message)})"
         with self._store.write() as db:
             requests.transition(
                 db,
@@ -380,7 +382,7 @@ class Executor:
                 self._journal(db).in_thread(
                     request.id,
                     f"LangSmith refused a re-sent delete of {request.label} "
-                    f"({outcome.rejected.status}: {outcome.rejected.message}).",
+                    f"({outcome.rejected.status}: {messages.escape(outcome.rejected.message)}).",
                 )
             requests.update(db, request.id, paused_until=None)
             requests.release(db, request.id, self._owner)

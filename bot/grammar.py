@@ -144,7 +144,10 @@ For larger sets, use a metadata request."""
 
 _SUBCOMMANDS = ("traces", "metadata", "examples", "status", "list", "cancel", "verify", "report", "help")
 _BY_ID: dict[str, Callable[[int], Command]] = {
-    "status": Status, "cancel": Cancel, "verify": Verify, "report": Report,
+    "status": Status,
+    "cancel": Cancel,
+    "verify": Verify,
+    "report": Report,
 }
 _OPTIONS = {
     "traces": ("reason", "ticket", "due"),
@@ -159,8 +162,13 @@ _OPTION_EXAMPLE = {
 }
 # opening quote -> the quotes that close it (U+201C/D/E: curly and low double; U+2018/9: curly single)
 _CLOSERS = {
-    '"': '"', "\u201c": '\u201d"', "\u201d": '\u201d"', "\u201e": '\u201c\u201d"',
-    "'": "'", "\u2018": "\u2019'", "\u2019": "\u2019'",
+    '"': '"',
+    "\u201c": '\u201d"',
+    "\u201d": '\u201d"',
+    "\u201e": '\u201c\u201d"',
+    "'": "'",
+    "\u2018": "\u2019'",
+    "\u2019": "\u2019'",
 }
 _DASHES = "-\u2013\u2014"
 _ENTITY = re.compile("&(amp|lt|gt);")
@@ -348,9 +356,7 @@ def _unknown_option(kind: str, shown: str, name: str) -> GrammarError:
     allowed = ["--" + option for option in _OPTIONS[kind]]
     close = difflib.get_close_matches("--" + name, allowed, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
-    return GrammarError(
-        f"Unknown option {_show(shown)}.{hint} The options of /purge {kind} are {_join(allowed)}."
-    )
+    return GrammarError(f"Unknown option {_show(shown)}.{hint} The options of /purge {kind} are {_join(allowed)}.")
 
 
 def _traces(positional: Sequence[_Token]) -> tuple[str, tuple[str, ...]]:
@@ -383,8 +389,7 @@ def _traces(positional: Sequence[_Token]) -> tuple[str, tuple[str, ...]]:
 def _pairs(kind: str, positional: Sequence[_Token]) -> tuple[tuple[str, str], ...]:
     if not positional:
         raise GrammarError(
-            f"/purge {kind} needs at least one key=value pair, e.g. "
-            f'/purge {kind} user_id=123 --reason "DSR-1042".'
+            f'/purge {kind} needs at least one key=value pair, e.g. /purge {kind} user_id=123 --reason "DSR-1042".'
         )
     pairs = []
     for token in positional:
@@ -436,9 +441,7 @@ def _ticket(token: _Token | None) -> str | None:
     _refuse_mention(token, "ticket")
     ticket = _literal(token.text, "ticket")
     if " " in ticket:
-        raise GrammarError(
-            f"The ticket {_show(ticket)} contains a space: give one ticket ID, e.g. --ticket DSR-1042."
-        )
+        raise GrammarError(f"The ticket {_show(ticket)} contains a space: give one ticket ID, e.g. --ticket DSR-1042.")
     if len(ticket) > TICKET_MAX:
         raise GrammarError(f"The ticket is {len(ticket)} characters long; the limit is {TICKET_MAX}.")
     return ticket
@@ -448,9 +451,7 @@ def _due(token: _Token | None, now: datetime) -> date | None:
     if token is None:
         return None
     if not _DATE.fullmatch(token.text):
-        raise GrammarError(
-            f"--due {_show(token.text)} is not a date: write YYYY-MM-DD, e.g. --due 2026-12-31."
-        )
+        raise GrammarError(f"--due {_show(token.text)} is not a date: write YYYY-MM-DD, e.g. --due 2026-12-31.")
     try:
         due = date.fromisoformat(token.text)
     except ValueError:
@@ -478,8 +479,7 @@ def _state(args: Sequence[_Token]) -> str | None:
         return None
     if len(args) > 1:
         raise GrammarError(
-            f"/purge list takes at most one state, e.g. /purge list awaiting_approval; "
-            f"remove {_show(args[1].text)}."
+            f"/purge list takes at most one state, e.g. /purge list awaiting_approval; remove {_show(args[1].text)}."
         )
     state = args[0].text.lower().replace("-", "_")
     if state not in STATES:
@@ -492,9 +492,7 @@ def _request_id(name: str, args: Sequence[_Token]) -> int:
     if not args:
         raise GrammarError(f"/purge {name} needs a request ID, e.g. {example}.")
     if len(args) > 1:
-        raise GrammarError(
-            f"/purge {name} takes one request ID; remove {_show(args[1].text)}. Example: {example}."
-        )
+        raise GrammarError(f"/purge {name} takes one request ID; remove {_show(args[1].text)}. Example: {example}.")
     text = args[0].text
     match = _REQUEST_ID.fullmatch(text)
     if match is None:

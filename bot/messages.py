@@ -19,6 +19,14 @@ REJECT_ACTION = "purge_reject"
 Payload = dict[str, Any]
 
 
+def escape(text: str | None) -> str:
+    """Text a person typed (a reason, a project name, LangSmith's error) made safe for mrkdwn.
+
+    Slack reads ``&``, ``<`` and ``>`` as markup; escaped, a reason cannot turn into a mention.
+    """
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def plural(n: int, singular: str, many: str) -> str:
     return f"{n:,} {singular if n == 1 else many}"
 
@@ -51,11 +59,11 @@ def request_message(request: Request, tz: ZoneInfo) -> Payload:
     """The request's root message: summary, preview, and either the buttons or the decision."""
     summary = (
         f":wastebasket: *{request.label}* — purge of {plural(request.item_count, 'trace ID', 'trace IDs')} "
-        f"in project `{request.project}`, filed by <@{request.requester}>"
+        f"in project `{escape(request.project)}`, filed by <@{request.requester}>"
     )
-    facts = [f"*Reason:* {request.reason}"]
+    facts = [f"*Reason:* {escape(request.reason)}"]
     if request.ticket:
-        facts.append(f"*Ticket:* {request.ticket}")
+        facts.append(f"*Ticket:* {escape(request.ticket)}")
     if request.due_date:
         facts.append(f"*Due:* {request.due_date}")
     blocks = [_section(summary), _context("  ·  ".join(facts)), _section(preview_text(request))]
@@ -92,7 +100,7 @@ def request_message(request: Request, tz: ZoneInfo) -> Payload:
 
 def summary_text(request: Request) -> str:
     return (
-        f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in {request.project} "
+        f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in {escape(request.project)} "
         f"({request.state.replace('_', ' ')})"
     )
 
@@ -112,7 +120,7 @@ def preview_text(request: Request) -> str:
         if preview["sampled"]
         else f"all {checked:,} IDs"
     )
-    lines = [f":mag: *Preview:* LangSmith knows {known:,} of {scope} in `{request.project}`."]
+    lines = [f":mag: *Preview:* LangSmith knows {known:,} of {scope} in `{escape(request.project)}`."]
     if unknown:
         shown = ", ".join(f"`{value}`" for value in unknown[:10])
         more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""

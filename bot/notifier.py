@@ -44,7 +44,6 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 METADATA_EVENT = "purgebot_outbox"
-CHANNEL_PACE = 1.0  # Slack allows about one post per second per channel
 
 
 class _Deferred(Exception):
@@ -54,11 +53,15 @@ class _Deferred(Exception):
 class Notifier:
     """Sends due outbox rows; one instance per process, driven by a ``Worker``."""
 
-    def __init__(self, *, store: Store, slack: WebClient, clock: Clock, max_backoff: float = 300.0) -> None:
+    def __init__(
+        self, *, store: Store, slack: WebClient, clock: Clock, max_backoff: float = 300.0, channel_pace: float = 1.0
+    ) -> None:
+        """``channel_pace``: seconds between two posts in one channel (Slack allows about one per second)."""
         self._store = store
         self._slack = slack
         self._clock = clock
         self._max_backoff = max_backoff
+        self._channel_pace = channel_pace
         self._last_post: dict[str, float] = {}
 
     def step(self) -> bool:
@@ -170,7 +173,7 @@ class Notifier:
         return None
 
     def _pace(self, channel: str) -> None:
-        wait = self._last_post.get(channel, 0.0) + CHANNEL_PACE - time.monotonic()
+        wait = self._last_post.get(channel, 0.0) + self._channel_pace - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_post[channel] = time.monotonic()

@@ -282,4 +282,4 @@ class Verifier:
 
 
 def _ticket(request: Request) -> str:
-    return f" (ticket {request.ticket})" if request.ticket else ""
+    return f" (ticket {messages.escape(request.ticket)})" if request.ticket else ""

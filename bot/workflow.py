@@ -26,10 +26,13 @@ from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Pr
 from bot.settings import Settings
 from bot.states import CHECKABLE, Actor, State, sources
 from storage import batches, checks, interactions, items, outbox, requests
-from storage.db import Store
+from storage.db import StorageError, Store
 from storage.requests import Request
 
 log = logging.getLogger(__name__)
+
+RecordingFailed = StorageError
+"""The database could not record an action (read-only file, full disk, locked too long); nothing changed."""
 
 REPLAY_WINDOW = timedelta(minutes=5)
 
@@ -98,21 +101,22 @@ class Workflow:
         refusal = self._channel_refusal(channel)
         if refusal:
             return refusal
+        name = messages.escape(command.project)
         try:
             project = self._langsmith.resolve_project(command.project)
         except ProjectNotFound:
             return Reply(
-                f"LangSmith has no project named `{command.project}` that this API key can see. "
+                f"LangSmith has no project named `{name}` that this API key can see. "
                 "Check the spelling (names are exact) or give the project's UUID. Nothing was filed."
             )
         except LangSmithRejected as error:
             return Reply(
-                f"LangSmith refused to look up project `{command.project}` ({error.status}: {error.message}). "
+                f"LangSmith refused to look up project `{name}` ({error.status}: {messages.escape(error.message)}). "
                 "Nothing was filed."
             )
         except LangSmithError as error:
             return Reply(
-                f"LangSmith could not be reached to look up project `{command.project}` ({error}). "
+                f"LangSmith could not be reached to look up project `{name}` ({messages.escape(str(error))}). "
                 "Nothing was filed; try again in a minute."
             )
         now = self._clock.now()
@@ -306,9 +310,10 @@ class Workflow:
         tz = self._settings.purgebot_timezone
         lines = [
             f"{request.label}: {request.state}",
-            f"Project `{request.project}` · {messages.plural(request.item_count, 'trace ID', 'trace IDs')} filed by "
-            f"<@{request.requester}> · reason: {request.reason}"
-            + (f" · ticket {request.ticket}" if request.ticket else "")
+            f"Project `{messages.escape(request.project)}` · "
+            f"{messages.plural(request.item_count, 'trace ID', 'trace IDs')} filed by "
+            f"<@{request.requester}> · reason: {messages.escape(request.reason)}"
+            + (f" · ticket {messages.escape(request.ticket)}" if request.ticket else "")
             + (f" · due {request.due_date}" if request.due_date else ""),
         ]
         if request.preview_digest:
@@ -340,7 +345,8 @@ class Workflow:
             return Reply(f"No requests{' in state ' + state if state else ''}.")
         lines = [
             f"*{r.label}* · {r.state} · {messages.plural(r.item_count, 'trace ID', 'trace IDs')} in "
-            f"`{r.project}` · filed by <@{r.requester}>" + (f" · due {r.due_date}" if r.due_date else "")
+            f"`{messages.escape(r.project)}` · filed by <@{r.requester}>"
+            + (f" · due {r.due_date}" if r.due_date else "")
             for r in found
         ]
         return Reply("\n".join(lines))

@@ -98,6 +98,7 @@ class World:
         delivery = SlackDelivery(
             app_url=self.app_url, signing_secret=SIGNING_SECRET, slack=self.slack, slack_url=self.slack_url
         )
+        self._bot_stack.callback(delivery.close)
         self.people = People(*(SlackUser(delivery, user) for user in (ALICE, BOB, CAROL, DAVE)))
         self.bot = bot
         return bot

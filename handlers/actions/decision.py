@@ -6,12 +6,20 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.messages import parse_decision_value
-from bot.workflow import Workflow
+from bot.messages import escape, parse_decision_value
+from bot.workflow import RecordingFailed, Workflow
+from handlers.replies import answer
 
 
 def decide(ack: Ack, body: dict[str, Any], respond: Respond, *, workflow: Workflow, approve: bool) -> None:
     ack()
+    try:
+        _decide(body, respond, workflow=workflow, approve=approve)
+    except RecordingFailed as error:
+        answer(ack, respond, f"purgebot could not record your click ({escape(str(error))}). Nothing changed.")
+
+
+def _decide(body: dict[str, Any], respond: Respond, *, workflow: Workflow, approve: bool) -> None:
     action = (body.get("actions") or [{}])[0]
     user = str((body.get("user") or {}).get("id", ""))
     key = f"click:{action.get('action_ts')}:{user}"

@@ -13,8 +13,9 @@ from slack_bolt import Ack, App, Respond
 from bot import grammar
 from bot.clock import Clock
 from bot.grammar import GrammarError
-from bot.messages import plural
-from bot.workflow import Workflow
+from bot.messages import escape, plural
+from bot.workflow import RecordingFailed, Workflow
+from handlers.replies import answer
 
 NOT_YET = (
     "`/purge {kind}` is not available in this version of purgebot yet. Trace-ID purges work today: see `/purge help`."
@@ -30,9 +31,16 @@ def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
 
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: Workflow, clock: Clock) -> None:
     try:
+        _dispatch(ack, command, respond, workflow=workflow, clock=clock)
+    except RecordingFailed as error:
+        answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
+
+
+def _dispatch(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: Workflow, clock: Clock) -> None:
+    try:
         parsed = grammar.parse(str(command.get("text") or ""), now=clock.now())
     except GrammarError as error:
-        ack(text=str(error))
+        ack(text=escape(str(error)))
         return
     user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
     match parsed:
@@ -45,7 +53,7 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: Wor
         case grammar.TracesRequest():
             provisional = (
                 f"Filing a purge of {plural(len(parsed.trace_ids), 'trace ID', 'trace IDs')} in "
-                f"`{parsed.project}`: checking the project with LangSmith…"
+                f"`{escape(parsed.project)}`: checking the project with LangSmith…"
             )
             key = f"command:{command.get('trigger_id')}"
             earlier = workflow.claim_interaction(key, provisional)

@@ -1,0 +1,34 @@
+"""Claims on work rows (requests, checks): who holds them, and letting go of a dead holder's.
+
+A claim is an owner and an expiry; expiry alone lets a restart take over, but only after the
+lease runs out. When the owner is known to be dead, its claims can go at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlite_utils import Database
+
+CLAIMED_TABLES = ("requests", "checks")
+
+
+def owners(db: Database) -> set[str]:
+    """Every owner that holds a claim in any claimed table."""
+    found: set[str] = set()
+    for table in CLAIMED_TABLES:
+        found.update(
+            row[0] for row in db.execute(f"SELECT DISTINCT claim_owner FROM {table} WHERE claim_owner IS NOT NULL")
+        )
+    return found
+
+
+def release_all(db: Database, dead: Iterable[str]) -> int:
+    """Drop the claims of ``dead`` owners; their work becomes claimable now. Returns rows freed."""
+    freed = 0
+    for owner in dead:
+        for table in CLAIMED_TABLES:
+            freed += db.execute(
+                f"UPDATE {table} SET claim_owner = NULL, claim_expires = NULL WHERE claim_owner = ?", [owner]
+            ).rowcount
+    return freed
