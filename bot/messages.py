@@ -135,15 +135,20 @@ def preview_text(request: Request) -> str:
 
 
 def decision_text(request: Request) -> str:
+    """The decision, and where the request stands since, for the root message."""
     who = f"<@{request.decided_by}>" if request.decided_by else "the bot"
-    verbs = {"rejected": "Rejected", "cancelled": "Cancelled", "expired": "Expired"}
-    if request.state in verbs:
-        return (
-            f":no_entry_sign: *{verbs[request.state]}* by {who}."
-            if request.state != "expired"
-            else ":hourglass: *Expired* — nobody approved it in time."
-        )
-    return f":white_check_mark: *Approved* by {who}."
+    if request.state == "expired":
+        return ":hourglass: *Expired*: nobody approved it in time."
+    if request.state in ("rejected", "cancelled"):
+        return f":no_entry_sign: *{request.state.capitalize()}* by {who}."
+    since = {
+        "executing": "sending the deletes",
+        "submitted": "deletes accepted by LangSmith, waiting for its weekend delete job",
+        "verified": "*verified*: a later query found nothing left",
+        "unverified": "*unverified*: items still present after the last re-check",
+        "failed": "*failed*",
+    }.get(request.state)
+    return f":white_check_mark: *Approved* by {who}." + (f" Now {since}." if since else "")
 
 
 def progress_message(

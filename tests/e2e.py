@@ -12,13 +12,15 @@ from storage import checks, requests
 WAIT = 15.0
 
 
-def file_traces(world: World, ids: list[str], *, project: str = "prod-chat", user: str = "alice",
-                extra: str = "") -> str:
+def file_traces(
+    world: World, ids: list[str], *, project: str = "prod-chat", user: str = "alice", extra: str = ""
+) -> str:
     """Alice (by default) files a trace purge; returns the ack text."""
     assert world.people is not None
     person = getattr(world.people, user)
-    delivered = person.slash(f'traces {project} {" ".join(ids)} --reason "DSR-1042" {extra}',
-                             channel_id=REQUESTS_CHANNEL)
+    delivered = person.slash(
+        f'traces {project} {" ".join(ids)} --reason "DSR-1042" {extra}', channel_id=REQUESTS_CHANNEL
+    )
     assert delivered.status == 200, delivered.body
     return delivered.body
 

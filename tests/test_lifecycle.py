@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from e2e import (
     ephemeral_texts,
     file_traces,
     jump_to_next_check,
     request_message,
     state,
-    thread,
     wait_ephemeral,
     wait_state,
     wait_thread,
 )
-
-from datetime import timedelta
 
 from bot.clock import SandboxClock, parse_utc
 from bot.sandbox.world import BOB, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World
@@ -123,8 +122,9 @@ def test_a_replayed_slash_command_gets_the_first_answer_and_files_nothing_new(wo
     assert world.people is not None and world.bot is not None
     project = world.langsmith.add_project("prod-chat")
     ids = world.langsmith.add_traces(project, 2)
-    first = world.delivery.slash(user_id="U0ALICE", channel_id=REQUESTS_CHANNEL,
-                                 text=f"traces prod-chat {ids[0]} {ids[1]} --reason DSR-1")
+    first = world.delivery.slash(
+        user_id="U0ALICE", channel_id=REQUESTS_CHANNEL, text=f"traces prod-chat {ids[0]} {ids[1]} --reason DSR-1"
+    )
 
     replay = world.delivery.replay(first)
     request_message(world)
