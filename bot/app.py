@@ -45,6 +45,7 @@ class Tuning:
     worker_idle: float = 1.0
     progress_interval: float = 3.0
     channel_pace: float = 1.0
+    slack_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     langsmith_timeout: float = 30.0
     langsmith_transport: httpx.BaseTransport | None = None
@@ -60,7 +61,9 @@ class PurgeBot:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.store = Store(settings.purgebot_db)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-        self.slack = WebClient(token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+        self.slack = WebClient(
+            token=token, base_url=settings.slack_api_url, timeout=int(tuning.slack_timeout), retry_handlers=[]
+        )
         self.langsmith = LangSmithClient(
             endpoint=settings.langsmith_endpoint,
             api_key=settings.langsmith_api_key.get_secret_value() if settings.langsmith_api_key else "",
@@ -103,7 +106,7 @@ class PurgeBot:
         self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock, channel_pace=tuning.channel_pace)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
         self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)
-        self.scheduler = CheckScheduler(self.verifier.run_due, interval=tuning.check_interval)
+        self.scheduler = CheckScheduler(self._tick, interval=tuning.check_interval)
         self._bolt: App | None = None
         self._running = False
 
@@ -131,12 +134,18 @@ class PurgeBot:
 
     def stop(self) -> None:
         if self._running:
+            self.executor.halt()  # else the executor sends every remaining batch before it stops
             self.scheduler.stop()
             self._executor_worker.stop()
             self._notifier_worker.stop()
             self._running = False
         self.langsmith.close()
         self.store.close()
+
+    def _tick(self) -> None:
+        """The scheduler's job: run due checks, then forget replay answers past their window."""
+        self.verifier.run_due()
+        self.workflow.forget_old_interactions()
 
     def reclaim_dead_claims(self) -> int:
         """Free work claimed by purgebot processes on this host that no longer run (killed, crashed).

@@ -50,6 +50,10 @@ class _Deferred(Exception):
     """The row cannot go yet (its thread's root message is not posted); try again shortly."""
 
 
+class _Orphaned(Exception):
+    """The row belongs in a thread whose root message could never be posted; it cannot go at all."""
+
+
 class Notifier:
     """Sends due outbox rows; one instance per process, driven by a ``Worker``."""
 
@@ -81,11 +85,17 @@ class Notifier:
 
     def _send(self, row: OutboxRow) -> bool:
         """Try one row; True when it is settled (sent or permanently failed)."""
+        with self._store.write() as db:
+            outbox.begin_attempt(db, row.id)
         try:
             ts = self._deliver(row)
         except _Deferred:
             self._retry(row, "waiting for the request message", delay=1.0)
             return False
+        except _Orphaned as error:
+            with self._store.write() as db:
+                outbox.fail(db, row.id, error=str(error))
+            return True
         except SlackApiError as error:
             code = str(error.response.get("error") or "")
             status = error.response.status_code
@@ -122,6 +132,10 @@ class Notifier:
         thread_ts = None
         root = outbox.slot_ts(self._store.db, row.request_id, "root") if row.request_id is not None else None
         if row.in_thread:
+            if root is None and row.request_id is not None:
+                failure = outbox.slot_failed(self._store.db, row.request_id, "root")
+                if failure:
+                    raise _Orphaned(f"the request message was never posted ({failure})")
             if root is None:
                 raise _Deferred
             thread_ts = root[1]

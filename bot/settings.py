@@ -8,7 +8,7 @@ checked by ``require`` rather than by the model.
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -165,10 +165,6 @@ class Settings(BaseSettings):
     @classmethod
     def _rate(cls, value: Any) -> Any:
         return _parse_rate(value)
-
-    @property
-    def approval_ttl(self) -> timedelta:
-        return timedelta(days=self.purgebot_approval_ttl_days)
 
     def require(self, command: str, *names: str) -> None:
         """Stop with one line when a variable that ``command`` needs is unset or empty."""

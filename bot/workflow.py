@@ -90,6 +90,12 @@ class Workflow:
         with self._store.write() as db:
             interactions.settle(db, key, {"text": answer})
 
+    def forget_old_interactions(self) -> int:
+        """Drop replay answers older than the window; Slack rejects such old requests anyway."""
+        cutoff = utc_iso(self._clock.now() - REPLAY_WINDOW * 2)
+        with self._store.write() as db:
+            return interactions.forget_before(db, cutoff)
+
     # -- filing ---------------------------------------------------------------------------------
 
     def file_traces(self, command: TracesRequest, *, requester: str, channel: str, trigger_id: str) -> Reply | None:

@@ -62,10 +62,12 @@ def enqueue(
     user: str | None = None,
     kind: str = "message",
 ) -> int:
-    """Add a row; a pending row for the same slot is superseded by this one."""
+    """Add a row; an untried pending row for the same slot is superseded by this one."""
     if slot is not None:
+        # A row already tried may have reached Slack (a timeout): it stays, so its retry can find
+        # the message by its outbox id; only untried rows are safe to replace.
         db.execute(
-            "UPDATE outbox SET state = ? WHERE request_id = ? AND slot = ? AND state = ?",
+            "UPDATE outbox SET state = ? WHERE request_id = ? AND slot = ? AND state = ? AND attempts = 0",
             [SUPERSEDED, request_id, slot, PENDING],
         )
     return inserted_id(
@@ -110,20 +112,21 @@ def earlier_pending(db: Database, row: OutboxRow) -> bool:
     )
 
 
+def begin_attempt(db: Database, row_id: int) -> None:
+    """Count an attempt before it is made: from now on the row may have reached Slack."""
+    db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [row_id])
+
+
 def mark_sent(db: Database, row_id: int, *, ts: str | None, at: str) -> None:
-    db.execute(
-        "UPDATE outbox SET state = ?, ts = ?, sent_at = ?, attempts = attempts + 1 WHERE id = ?", [SENT, ts, at, row_id]
-    )
+    db.execute("UPDATE outbox SET state = ?, ts = ?, sent_at = ? WHERE id = ?", [SENT, ts, at, row_id])
 
 
 def retry_at(db: Database, row_id: int, *, at: str, error: str) -> None:
-    db.execute(
-        "UPDATE outbox SET next_attempt_at = ?, error = ?, attempts = attempts + 1 WHERE id = ?", [at, error, row_id]
-    )
+    db.execute("UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?", [at, error, row_id])
 
 
 def fail(db: Database, row_id: int, *, error: str) -> None:
-    db.execute("UPDATE outbox SET state = ?, error = ?, attempts = attempts + 1 WHERE id = ?", [FAILED, error, row_id])
+    db.execute("UPDATE outbox SET state = ?, error = ? WHERE id = ?", [FAILED, error, row_id])
 
 
 def failures(db: Database, request_id: int) -> list[OutboxRow]:
@@ -149,3 +152,12 @@ def slot_ts(db: Database, request_id: int, slot: str) -> tuple[str, str] | None:
 
 def remember_slot(db: Database, request_id: int, slot: str, channel: str, ts: str) -> None:
     db.table("messages").insert({"request_id": request_id, "slot": slot, "channel": channel, "ts": ts}, replace=True)
+
+
+def slot_failed(db: Database, request_id: int, slot: str) -> str | None:
+    """The error of a slot's message if posting it failed permanently (and nothing replaced it)."""
+    row = db.execute(
+        "SELECT state, error FROM outbox WHERE request_id = ? AND slot = ? AND state IN (?, ?) ORDER BY id LIMIT 1",
+        [request_id, slot, FAILED, SENT],
+    ).fetchone()
+    return str(row[1]) if row and row[0] == FAILED else None

@@ -1,0 +1,72 @@
+"""Slack output is an outbox: rate limits are waited out, timeouts never post twice, dead ends are shown."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+from e2e import file_traces, request_message, wait_state
+
+from bot.clock import SandboxClock
+from bot.sandbox.world import NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
+from storage import outbox
+
+
+@pytest.fixture
+def impatient_world(tmp_path: Path, clock: SandboxClock) -> Iterator[World]:
+    """A world whose Slack client gives up on an answer after one second."""
+    tuning = dataclasses.replace(FAST, slack_timeout=1.0)
+    with running_world(tmp_path / "purgebot.db", clock=clock, tuning=tuning) as running:
+        yield running
+
+
+def _roots(world: World) -> list[str]:
+    return [m.ts for m in world.slack.messages(REQUESTS_CHANNEL) if not m.is_reply]
+
+
+def test_a_rate_limited_post_is_retried_after_retry_after_and_posted_once(world: World) -> None:
+    project = world.langsmith.add_project("prod-chat")
+    world.slack.inject("chat.postMessage", status=429, retry_after=1)
+
+    file_traces(world, world.langsmith.add_traces(project, 1))
+
+    request_message(world)
+    assert len(_roots(world)) == 1
+    answers = [call.status for call in world.slack.calls("chat.postMessage")]
+    assert answers[:2] == [429, 200]
+
+
+def test_a_post_that_timed_out_but_reached_slack_is_not_posted_again(impatient_world: World) -> None:
+    world = impatient_world
+    project = world.langsmith.add_project("prod-chat")
+    world.slack.inject("chat.postMessage", delay=2.0)
+
+    file_traces(world, world.langsmith.add_traces(project, 1))
+
+    request_message(world)
+    assert len(_roots(world)) == 1
+    assert world.slack.calls("conversations.history"), "the notifier should have looked before re-posting"
+    assert len(world.slack.calls("chat.postMessage")) == 1
+
+
+def test_a_notify_channel_the_bot_left_is_recorded_not_retried_and_shown_in_status(world: World) -> None:
+    assert world.people is not None and world.bot is not None
+    world.slack.add_channel(NOTIFY_CHANNEL, "compliance", members=["U0ALICE"], bot_member=False)
+    project = world.langsmith.add_project("prod-chat")
+    file_traces(world, world.langsmith.add_traces(project, 1))
+    world.langsmith.inject("runs/delete", status=403, body={"detail": "Forbidden"})
+    world.people.bob.click(request_message(world), "Approve")
+    wait_state(world, "failed")
+
+    def recorded(_: object) -> bool:
+        assert world.bot is not None
+        return bool(outbox.failures(world.bot.store.db, 1))
+
+    world.slack.wait_for(recorded, timeout=10)
+    tries = [c for c in world.slack.calls("chat.postMessage") if c.params.get("channel") == NOTIFY_CHANNEL]
+    assert len(tries) == 1 and tries[0].error == "not_in_channel"
+    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    assert "could not be delivered: Slack said not_in_channel" in status
