@@ -47,7 +47,7 @@ class Store:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         with self.write() as db:
             migrate(db)
@@ -72,7 +72,12 @@ class Store:
         except sqlite3.Error as error:
             raise _translate(error, self.path) from None
         with self._lock:
-            self._connections.append(conn)
+            # Threads come and go (pools, timers); close what finished threads left behind.
+            finished = [pair for pair in self._connections if not pair[0].is_alive()]
+            for _, old in finished:
+                old.close()
+            self._connections = [pair for pair in self._connections if pair not in finished]
+            self._connections.append((threading.current_thread(), conn))
         return Database(conn)
 
     @contextmanager
@@ -90,6 +95,12 @@ class Store:
             raise _translate(error, self.path) from None
         try:
             yield db
+        except sqlite3.Error as error:
+            db.conn.rollback()
+            translated = _translate(error, self.path)
+            if isinstance(translated, StorageUnavailable):  # e.g. a read-only file fails at the first write
+                raise translated from error
+            raise
         except BaseException:
             db.conn.rollback()
             raise
@@ -112,7 +123,7 @@ class Store:
     def close(self) -> None:
         """Close every connection any thread opened."""
         with self._lock:
-            for conn in self._connections:
+            for _, conn in self._connections:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
