@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -78,8 +80,9 @@ def serve(
         log.warning("cannot post to the notify channel: %s", problem)
     else:
         log.info("notify channel reachable", extra={"channel": settings.purgebot_notify_channel})
-    bot.start()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        bot.start()
         if socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -92,6 +95,16 @@ def serve(
             uvicorn.run(create_web_app(bolt), host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
     finally:
         bot.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """End ``serve`` through its ``finally`` (so the workers stop) rather than dying on the spot.
+
+    uvicorn catches SIGTERM for its graceful HTTP shutdown and then raises it again for the handler
+    that was installed before it; with Python's default handler that killed the process and
+    ``bot.stop()`` never ran. The same holds for a SIGTERM in Socket Mode.
+    """
+    raise SystemExit(0)
 
 
 @app.command()

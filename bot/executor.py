@@ -46,6 +46,7 @@ class _Sending:
 
     rejected: LangSmithRejected | None = None
     unavailable: LangSmithUnavailable | None = None
+    halted: bool = False  # the process is stopping: batches were left pending for the next one
     last_progress: float = 0.0
 
 
@@ -73,6 +74,13 @@ class Executor:
         self._lease = lease
         self._progress_interval = progress_interval
         self._progress_lock = threading.Lock()
+        self._halting = threading.Event()
+
+    def halt(self) -> None:
+        """Stop starting delete calls (for good): the process is stopping. Calls in flight finish and are
+        recorded; the request is released with its other batches pending, so the next process (on any
+        host) takes it over at once instead of after the lease."""
+        self._halting.set()
 
     def step(self) -> bool:
         """Do one unit of work; False when there was none."""
@@ -175,6 +183,9 @@ class Executor:
             self._fail(request, outcome.rejected)
         elif outcome.unavailable is not None:
             self._pause(request, outcome.unavailable, "the deletes")
+        elif outcome.halted:
+            with self._store.write() as db:
+                requests.release(db, request.id, self._owner)
         else:
             self._submit(request)
         return True
@@ -213,6 +224,9 @@ class Executor:
 
         def send(batch: batches.Batch) -> None:
             if stop.is_set():
+                return
+            if self._halting.is_set():
+                outcome.halted = True
                 return
             values = items.in_batch(self._store.db, batch.id)
             try:
@@ -262,7 +276,7 @@ class Executor:
             max_workers=self._settings.purgebot_delete_concurrency, thread_name_prefix=f"purge-{request.id}"
         ) as pool:
             list(pool.map(send, pending))
-        if initial:
+        if initial and not outcome.halted:
             self._progress(request, outcome, final=True)
         return outcome
 

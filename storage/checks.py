@@ -65,9 +65,10 @@ def schedule(
 
 
 def claim_due(db: Database, *, now: str, owner: str, expires: str) -> Check | None:
-    """Take the most overdue check that is pending, or running under an expired claim."""
+    """Take the most overdue check that is pending, or running under an expired or released claim."""
     row = db.execute(
-        "SELECT id FROM checks WHERE due_at <= ? AND (state = ? OR (state = ? AND claim_expires < ?)) "
+        "SELECT id FROM checks WHERE due_at <= ? "
+        "AND (state = ? OR (state = ? AND (claim_expires IS NULL OR claim_expires < ?))) "
         "ORDER BY due_at, id LIMIT 1",
         [now, PENDING, RUNNING, now],
     ).fetchone()

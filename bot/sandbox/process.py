@@ -1,0 +1,177 @@
+"""``purgebot serve`` as a real child process, pointed at stand-ins running elsewhere.
+
+Crash tests, benchmarks and the crash-loop script need what an in-process server cannot give: a
+process that can be killed with SIGKILL (no ``finally``, no shutdown hook, a half-sent batch) and
+started again on the same database. :class:`ServeProcess` starts the installed console script with
+the environment DESIGN.md names — and nothing else of the caller's ``SLACK_*``, ``LANGSMITH_*`` or
+``PURGEBOT_*`` — waits for ``GET /healthz``, and kills, stops or restarts it. The child's output
+goes to a log file (appended to across restarts) so a failing test can show it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from bot.sandbox.world import APPROVER_GROUP, BOB, BOT_TOKEN, LANGSMITH_KEY, NOTIFY_CHANNEL, SIGNING_SECRET
+
+_OWNED_PREFIXES = ("SLACK_", "LANGSMITH_", "PURGEBOT_")
+
+
+class ServeProcessError(RuntimeError):
+    """The server process did not come up (its log tail is in the message)."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (another process may take it before the server binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_env(
+    *, db_path: Path, slack_url: str, langsmith_url: str, port: int, extra_env: Mapping[str, str] = {}
+) -> dict[str, str]:
+    """The caller's environment without its SLACK_/LANGSMITH_/PURGEBOT_ variables, plus the sandbox's."""
+    env = {key: value for key, value in os.environ.items() if not key.upper().startswith(_OWNED_PREFIXES)}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack_url.rstrip("/") + "/api/",
+            "LANGSMITH_API_KEY": LANGSMITH_KEY,
+            "LANGSMITH_ENDPOINT": langsmith_url,
+            "PURGEBOT_DB": str(db_path),
+            "PURGEBOT_APPROVERS": f"{BOB},{APPROVER_GROUP}",
+            "PURGEBOT_NOTIFY_CHANNEL": NOTIFY_CHANNEL,
+            "PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra_env)
+    return env
+
+
+class ServeProcess:
+    """One ``purgebot serve`` at a time on one database and port; ``start`` again after ``kill``/``stop``."""
+
+    def __init__(
+        self,
+        *,
+        db_path: Path,
+        slack_url: str,
+        langsmith_url: str,
+        port: int | None = None,
+        extra_env: Mapping[str, str] = {},
+        log_path: Path | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        if log_path is None:
+            handle, name = tempfile.mkstemp(prefix="purgebot-serve-", suffix=".log")
+            os.close(handle)
+            log_path = Path(name)
+        self.log_path = Path(log_path)
+        self.env = serve_env(
+            db_path=self.db_path, slack_url=slack_url, langsmith_url=langsmith_url, port=self.port, extra_env=extra_env
+        )
+        self.command = [str(Path(sys.executable).parent / "purgebot"), "serve"]
+        self._process: subprocess.Popen[bytes] | None = None
+        self.pids: list[int] = []  # every process started, oldest first
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 20.0) -> str:
+        """Start the server and return its base URL once ``GET /healthz`` answers 200."""
+        if self.running:
+            raise ServeProcessError(f"purgebot serve is already running (pid {self.pid})")
+        with self.log_path.open("ab") as log:
+            log.write(f"\n--- starting {' '.join(self.command)} on port {self.port}\n".encode())
+            log.flush()
+            self._process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C meant for the test does not reach the server first
+            )
+        self.pids.append(self._process.pid)
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0) as client:
+            while True:
+                code = self._process.poll()
+                if code is not None:
+                    self._process = None
+                    raise ServeProcessError(f"purgebot serve exited with {code} before answering\n{self.log_tail()}")
+                try:
+                    if client.get(f"{self.url}/healthz").status_code == 200:
+                        return self.url
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.kill()
+                    problem = f"purgebot serve did not answer /healthz in {timeout:g}s"
+                    raise ServeProcessError(f"{problem}\n{self.log_tail()}")
+                time.sleep(0.05)
+
+    def kill(self) -> int | None:
+        """SIGKILL: the process gets no chance to clean up. Waits for it (so its pid is gone)."""
+        return self._end(signal.SIGKILL, grace=0.0)
+
+    def stop(self, grace: float = 15.0) -> int | None:
+        """SIGTERM and wait up to ``grace`` seconds for a clean exit, then SIGKILL. Returns the exit code."""
+        return self._end(signal.SIGTERM, grace=grace)
+
+    def _end(self, sig: signal.Signals, *, grace: float) -> int | None:
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=grace if sig != signal.SIGKILL else 10.0)
+            except subprocess.TimeoutExpired:
+                with self.log_path.open("ab") as log:
+                    log.write(f"\n--- did not exit {grace:g}s after {sig.name}; killing it\n".encode())
+                process.kill()
+                process.wait(10.0)
+        with self.log_path.open("ab") as log:
+            log.write(f"\n--- exited with {process.returncode} ({sig.name})\n".encode())
+        return process.returncode
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def __enter__(self) -> ServeProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self._end(signal.SIGKILL, grace=0.0)  # reap an exited process
