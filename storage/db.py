@@ -64,12 +64,16 @@ class Store:
     def _open(self) -> Database:
         try:
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from None
+        try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:
+            conn.close()
             raise _translate(error, self.path) from None
         with self._lock:
             # Threads come and go (pools, timers); close what finished threads left behind.
