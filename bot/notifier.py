@@ -86,7 +86,8 @@ class Notifier:
     def _send(self, row: OutboxRow) -> bool:
         """Try one row; True when it is settled (sent or permanently failed)."""
         with self._store.write() as db:
-            outbox.begin_attempt(db, row.id)
+            if not outbox.begin_attempt(db, row.id):
+                return True
         try:
             ts = self._deliver(row)
         except _Deferred:

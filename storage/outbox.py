@@ -112,9 +112,15 @@ def earlier_pending(db: Database, row: OutboxRow) -> bool:
     )
 
 
-def begin_attempt(db: Database, row_id: int) -> None:
-    """Count an attempt before it is made: from now on the row may have reached Slack."""
-    db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [row_id])
+def begin_attempt(db: Database, row_id: int) -> bool:
+    """Count an attempt before it is made: from now on the row may have reached Slack.
+
+    False when the row is no longer pending (a newer edit superseded it meanwhile): do not send it.
+    """
+    return (
+        db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = ?", [row_id, PENDING]).rowcount
+        == 1
+    )
 
 
 def mark_sent(db: Database, row_id: int, *, ts: str | None, at: str) -> None:
