@@ -25,8 +25,10 @@ from bot.clock import Clock, SystemClock
 from bot.executor import Executor
 from bot.langsmith import LangSmithClient, RetryPolicy
 from bot.notifier import Notifier
+from bot.preview import Previewer
 from bot.scheduler import CheckScheduler
 from bot.settings import Settings
+from bot.tasks import TaskContext
 from bot.verifier import Verifier
 from bot.worker import Worker
 from bot.workflow import Workflow
@@ -84,26 +86,20 @@ class PurgeBot:
             settings=settings,
             on_change=self.wake,
         )
-        self.executor = Executor(
+        context = TaskContext(
             store=self.store,
             langsmith=self.langsmith,
             clock=self.clock,
             settings=settings,
-            owner=self.owner,
-            on_change=self.wake_notifier,
-            lease=tuning.lease,
-            progress_interval=tuning.progress_interval,
-        )
-        self.verifier = Verifier(
-            store=self.store,
-            langsmith=self.langsmith,
-            clock=self.clock,
-            settings=settings,
-            approvers=self.approvers,
             owner=self.owner,
             on_change=self.wake,
+            lease=tuning.lease,
         )
+        self.previewer = Previewer(context, progress_interval=tuning.progress_interval)
+        self.executor = Executor(context, progress_interval=tuning.progress_interval)
+        self.verifier = Verifier(context, approvers=self.approvers)
         self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock, channel_pace=tuning.channel_pace)
+        self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
         self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)
         self.scheduler = CheckScheduler(self._tick, interval=tuning.check_interval)
@@ -127,6 +123,7 @@ class PurgeBot:
     def start(self) -> None:
         """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
         self.reclaim_dead_claims()
+        self._previewer_worker.start()
         self._executor_worker.start()
         self._notifier_worker.start()
         self.scheduler.start()
@@ -135,9 +132,12 @@ class PurgeBot:
     def stop(self) -> None:
         if self._running:
             self.executor.halt()  # else the executor sends every remaining batch before it stops
+            self.previewer.halt()  # and a long search goes on through the whole workspace
             self.scheduler.stop()
+            self._previewer_worker.stop()
             self._executor_worker.stop()
             self._notifier_worker.stop()
+            self.executor.close()
             self._running = False
         self.langsmith.close()
         self.store.close()
@@ -161,12 +161,10 @@ class PurgeBot:
         return freed
 
     def wake(self) -> None:
+        self._previewer_worker.wake()
         self._executor_worker.wake()
         self._notifier_worker.wake()
         self.scheduler.wake()
-
-    def wake_notifier(self) -> None:
-        self._notifier_worker.wake()
 
     def check_notify_channel(self) -> str | None:
         """Say (return) why the bot cannot post to PURGEBOT_NOTIFY_CHANNEL, or None when it can."""

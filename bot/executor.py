@@ -1,43 +1,38 @@
-"""The executor: previews filed requests and sends the deletes of approved ones, outside any request.
+"""The executor: sends the deletes of approved requests, outside any Slack request.
 
 Every batch is a row before it is sent and is marked with LangSmith's answer after; work is
 claimed with an owner and an expiry. A crash at any point therefore resumes on restart and re-sends
-at most the batches that were in flight.
+at most the batches that were in flight. Three kinds of call go out: trace deletes (≤1000 IDs of
+one project), example hard deletes (≤1000 IDs), and — for subject purges, when enabled —
+LangSmith's workspace-wide delete by metadata, whose 403 "not enabled" is noted, not fatal.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlite_utils import Database
+from datetime import timedelta
 
 from bot import messages
-from bot.clock import Clock, utc_iso
-from bot.journal import Journal
-from bot.langsmith import LangSmithClient, LangSmithRejected, LangSmithUnavailable
+from bot.clock import utc_iso
+from bot.langsmith import DeleteReceipt, LangSmithRejected, LangSmithUnavailable, MetadataDeleteNotEnabled
+from bot.preview import search_again_since
+from bot.resolver import Resolver
 from bot.schedule import first_check_at
-from bot.settings import Settings
 from bot.states import Actor, State, sources
+from bot.tasks import ACTOR, TaskContext
 from bot.workflow import items_digest
-from storage import batches, checks, items, requests
-from storage.db import Store
+from storage import batches, checks, items, pairs, requests
 from storage.requests import Request
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # LangSmith's documented maximum per delete call
-PREVIEW_SAMPLE = 1000  # at most 10 queries of 100 IDs
-MIN_PAUSE = timedelta(seconds=60)
-ACTOR = "purgebot"
+ATTACHMENT_DELAY = timedelta(days=7)  # LangSmith removes example attachments within 7 days
 
 
 @dataclass
@@ -51,30 +46,17 @@ class _Sending:
 
 
 class Executor:
-    """Claims previews, approved requests and re-sends, one at a time, and carries them out."""
+    """Claims approved requests and re-sends, one at a time, and carries them out."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        langsmith: LangSmithClient,
-        clock: Clock,
-        settings: Settings,
-        owner: str,
-        on_change: Callable[[], None],
-        lease: timedelta = timedelta(seconds=60),
-        progress_interval: float = 3.0,
-    ) -> None:
-        self._store = store
-        self._langsmith = langsmith
-        self._clock = clock
-        self._settings = settings
-        self._owner = owner
-        self._on_change = on_change
-        self._lease = lease
+    def __init__(self, context: TaskContext, *, progress_interval: float = 3.0) -> None:
+        self._context = context
+        self._resolver = Resolver(store=context.store, langsmith=context.langsmith)
         self._progress_interval = progress_interval
         self._progress_lock = threading.Lock()
         self._halting = threading.Event()
+        self._pool = ThreadPoolExecutor(
+            max_workers=context.settings.purgebot_delete_concurrency, thread_name_prefix="delete"
+        )
 
     def halt(self) -> None:
         """Stop starting delete calls (for good): the process is stopping. Calls in flight finish and are
@@ -82,93 +64,25 @@ class Executor:
         host) takes it over at once instead of after the lease."""
         self._halting.set()
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
     def step(self) -> bool:
         """Do one unit of work; False when there was none."""
-        return self._preview_one() or self._execute_one() or self._resend_one()
-
-    # -- claiming -------------------------------------------------------------------------------
-
-    def _claim(self, where: str, params: list[object]) -> Request | None:
-        now = self._clock.now()
-        with self._store.write() as db:
-            return requests.claim(
-                db, where=where, params=params, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + self._lease)
-            )
-
-    def _journal(self, db: Database, now: datetime | None = None) -> Journal:
-        return Journal(
-            db, now or self._clock.now(), self._settings.purgebot_timezone, self._settings.purgebot_notify_channel
-        )
-
-    # -- preview --------------------------------------------------------------------------------
-
-    def _preview_one(self) -> bool:
-        now = utc_iso(self._clock.now())
-        request = self._claim(
-            "state = 'awaiting_approval' AND preview IS NULL AND (paused_until IS NULL OR paused_until <= ?)", [now]
-        )
-        if request is None:
-            return False
-        assert request.session_id is not None
-        values = items.values(self._store.db, request.id)
-        sample = values if len(values) <= PREVIEW_SAMPLE else random.sample(values, PREVIEW_SAMPLE)
-        try:
-            known = self._langsmith.existing_traces(request.session_id, sample)
-        except LangSmithUnavailable as error:
-            self._pause(request, error, "the preview")
-            return True
-        except LangSmithRejected as error:
-            self._store_preview(
-                request,
-                {"error": f"LangSmith refused the lookup ({error.status}: {messages.escape(error.message)})"},
-                [],
-            )
-            return True
-        unknown = [value for value in sample if value not in known]
-        preview = {
-            "total": len(values),
-            "checked": len(sample),
-            "known": len(known),
-            "sampled": len(sample) < len(values),
-            "unknown_ids": unknown,
-            "included": len(values) - len(unknown),
-        }
-        self._store_preview(request, preview, unknown)
-        return True
-
-    def _store_preview(self, request: Request, preview: dict[str, object], unknown: list[str]) -> None:
-        now = self._clock.now()
-        with self._store.write() as db:
-            items.mark(db, request.id, unknown, items.UNKNOWN)
-            items.set_all(db, request.id, from_status=items.REQUESTED, to_status=items.INCLUDED)
-            included = items.values(db, request.id, items.INCLUDED)
-            digest = hashlib.sha256((items_digest(included) + json.dumps(preview, sort_keys=True)).encode()).hexdigest()
-            requests.update(db, request.id, preview=json.dumps(preview), preview_digest=digest, paused_until=None)
-            counts = {key: value for key, value in preview.items() if key != "unknown_ids"}
-            self._journal(db, now).event(
-                request.id,
-                ACTOR,
-                "previewed",
-                preview_digest=digest,
-                unknown=len(unknown),
-                included_digest=items_digest(included),
-                **counts,
-            )
-            self._journal(db, now).refresh_request_message(request.id)
-            requests.release(db, request.id, self._owner)
-        self._on_change()
+        return self._execute_one() or self._resend_one()
 
     # -- execution ------------------------------------------------------------------------------
 
     def _execute_one(self) -> bool:
-        now = utc_iso(self._clock.now())
-        request = self._claim(
+        context = self._context
+        now = utc_iso(context.clock.now())
+        request = context.claim(
             "state IN ('approved', 'executing') AND (paused_until IS NULL OR paused_until <= ?)", [now]
         )
         if request is None:
             return False
         if request.state == State.APPROVED:
-            with self._store.write() as db:
+            with context.store.write() as db:
                 requests.transition(
                     db,
                     request.id,
@@ -176,49 +90,98 @@ class Executor:
                     to=State.EXECUTING.value,
                     at=now,
                 )
-                self._journal(db).event(request.id, ACTOR, "executing")
+                context.journal(db).event(request.id, ACTOR, "executing")
+        try:
+            self._search_again(request)
+        except LangSmithUnavailable as error:
+            context.pause(request, error, "the search for traces that appeared since the preview")
+            return True
+        except LangSmithRejected as error:
+            self._fail(request, error)
+            return True
         self._write_batches(request)
         outcome = self._send_pending(request, initial=True)
         if outcome.rejected is not None:
             self._fail(request, outcome.rejected)
         elif outcome.unavailable is not None:
-            self._pause(request, outcome.unavailable, "the deletes")
+            context.pause(request, outcome.unavailable, "the deletes")
         elif outcome.halted:
-            with self._store.write() as db:
-                requests.release(db, request.id, self._owner)
+            with context.store.write() as db:
+                context.release(db, request.id)
         else:
             self._submit(request)
         return True
 
-    def _write_batches(self, request: Request) -> None:
-        """Cut the approved set into batches of ≤1000 per project and store them before any is sent."""
-        now = utc_iso(self._clock.now())
-        while True:
-            with self._store.write() as db:
-                chunk = items.unbatched(db, request.id, BATCH_SIZE)
-                if not chunk:
-                    return
-                session = chunk[0][2]
-                chunk = [row for row in chunk if row[2] == session]
-                batch_id = batches.create(
-                    db,
-                    request_id=request.id,
-                    round_=0,
-                    session_id=session,
-                    size=len(chunk),
-                    digest=items_digest([row[1] for row in chunk]),
-                    at=now,
+    def _search_again(self, request: Request) -> None:
+        """A subject purge also takes the subject's traces that appeared since the preview (the approval
+        says so); they are found once, before the first batch is written, and reported separately."""
+        since = search_again_since(request)
+        if request.kind != "metadata" or since is None:
+            return
+        with self._context.store.read_snapshot() as db:
+            if batches.for_request(db, request.id):
+                return  # batches were written before a restart: the search already ran
+            searched = pairs.of(db, request.id)
+        self._resolver.traces(request.id, searched, since=since, origin=items.EXECUTION, status=items.INCLUDED)
+        with self._context.store.write() as db:
+            new = items.count(db, request.id, kind=items.TRACE, origin=items.EXECUTION)
+            self._context.journal(db).event(request.id, ACTOR, "searched_again", new_traces=new, since=utc_iso(since))
+            if new:
+                self._context.journal(db).in_thread(
+                    request.id,
+                    f"Found {messages.plural(new, 'trace', 'traces')} of this subject that appeared "
+                    "after the preview; they are deleted too, as the approval covers.",
                 )
-                items.assign(db, request.id, [row[0] for row in chunk], batch_id)
+
+    def _write_batches(self, request: Request) -> None:
+        """Cut the approved set into calls — ≤1000 trace IDs per project, ≤1000 examples, and the metadata
+        delete — and store them all before any is sent."""
+        context = self._context
+        now = utc_iso(context.clock.now())
+        for kind, batch_kind in ((items.TRACE, batches.TRACES), (items.EXAMPLE, batches.EXAMPLES)):
+            while True:
+                with context.store.write() as db:
+                    chunk = items.unbatched(db, request.id, kind, BATCH_SIZE)
+                    if not chunk:
+                        break
+                    container = chunk[0][2]
+                    if kind == items.TRACE:
+                        chunk = [row for row in chunk if row[2] == container]
+                    batch_id = batches.create(
+                        db,
+                        request_id=request.id,
+                        round_=0,
+                        kind=batch_kind,
+                        size=len(chunk),
+                        session_id=container if kind == items.TRACE else None,
+                        digest=items_digest([row[1] for row in chunk]),
+                        at=now,
+                    )
+                    items.assign(db, request.id, [row[0] for row in chunk], batch_id)
+        if request.kind == "metadata" and context.settings.purgebot_metadata_delete:
+            with context.store.write() as db:
+                if not batches.for_request(db, request.id, kind=batches.METADATA):
+                    for group in _distinct_key_groups(pairs.of(db, request.id)):
+                        batches.create(
+                            db,
+                            request_id=request.id,
+                            round_=0,
+                            kind=batches.METADATA,
+                            session_id=None,
+                            size=len(group),
+                            digest=items_digest([f"{k}={v}" for k, v in group]),
+                            at=now,
+                        )
 
     def _send_pending(self, request: Request, *, initial: bool) -> _Sending:
         """Send the pending batches — the first round (with progress) or re-sends — with up to
         PURGEBOT_DELETE_CONCURRENCY calls in flight."""
+        context = self._context
         outcome = _Sending()
         stop = threading.Event()
         pending = [
             batch
-            for batch in batches.for_request(self._store.db, request.id, batches.PENDING)
+            for batch in batches.for_request(context.store.db, request.id, batches.PENDING)
             if (batch.round == 0) == initial
         ]
 
@@ -228,76 +191,106 @@ class Executor:
             if self._halting.is_set():
                 outcome.halted = True
                 return
-            values = items.in_batch(self._store.db, batch.id)
             try:
-                receipt = self._langsmith.delete_traces(batch.session_id, values)
+                receipt = self._call(request, batch)
+            except MetadataDeleteNotEnabled as error:
+                self._record_refusal(request, batch, error, fatal=False)
+                return
             except LangSmithRejected as error:
                 outcome.rejected = outcome.rejected or error
                 stop.set()
-                with self._store.write() as db:
-                    batches.mark_refused(
-                        db, batch.id, status_code=error.status, message=error.message, at=utc_iso(self._clock.now())
-                    )
-                    self._journal(db).event(
-                        request.id,
-                        ACTOR,
-                        "batch_refused",
-                        batch=batch.id,
-                        round=batch.round,
-                        size=batch.size,
-                        digest=batch.digest,
-                        status=error.status,
-                        message=error.message,
-                    )
+                self._record_refusal(request, batch, error, fatal=True)
                 return
             except LangSmithUnavailable as error:
                 outcome.unavailable = outcome.unavailable or error
                 stop.set()
                 return
-            now = self._clock.now()
-            with self._store.write() as db:
+            now = context.clock.now()
+            with context.store.write() as db:
                 if batches.mark_sent(db, batch.id, status_code=receipt.status, response=receipt.body, at=utc_iso(now)):
-                    self._journal(db, now).event(
+                    context.journal(db, now).event(
                         request.id,
                         ACTOR,
                         "batch_sent",
                         batch=batch.id,
+                        kind=batch.kind,
                         round=batch.round,
                         size=batch.size,
                         digest=batch.digest,
                         status=receipt.status,
                         response=receipt.body,
                     )
-                requests.update(db, request.id, claim_expires=utc_iso(now + self._lease))
+                context.renew(db, request.id, now)
             if initial:
                 self._progress(request, outcome)
 
-        with ThreadPoolExecutor(
-            max_workers=self._settings.purgebot_delete_concurrency, thread_name_prefix=f"purge-{request.id}"
-        ) as pool:
-            list(pool.map(send, pending))
+        list(self._pool.map(send, pending))
         if initial and not outcome.halted:
             self._progress(request, outcome, final=True)
         return outcome
 
+    def _call(self, request: Request, batch: batches.Batch) -> DeleteReceipt:
+        langsmith = self._context.langsmith
+        if batch.kind == batches.METADATA:
+            group = _distinct_key_groups(pairs.of(self._context.store.db, request.id))
+            chosen = next(g for g in group if items_digest([f"{k}={v}" for k, v in g]) == batch.digest)
+            return langsmith.delete_by_metadata(dict(chosen))
+        values = items.in_batch(self._context.store.db, batch.id)
+        if batch.kind == batches.EXAMPLES:
+            return langsmith.hard_delete_examples(values)
+        assert batch.session_id is not None
+        return langsmith.delete_traces(batch.session_id, values)
+
+    def _record_refusal(self, request: Request, batch: batches.Batch, error: LangSmithRejected, *, fatal: bool) -> None:
+        context = self._context
+        with context.store.write() as db:
+            batches.mark_refused(
+                db, batch.id, status_code=error.status, message=error.message, at=utc_iso(context.clock.now())
+            )
+            journal = context.journal(db)
+            journal.event(
+                request.id,
+                ACTOR,
+                "batch_refused",
+                batch=batch.id,
+                kind=batch.kind,
+                round=batch.round,
+                size=batch.size,
+                digest=batch.digest,
+                status=error.status,
+                message=error.message,
+            )
+            if not fatal:
+                journal.in_thread(
+                    request.id,
+                    (
+                        f"LangSmith's workspace-wide delete by metadata is not enabled for this workspace "
+                        f"({error.status}: {messages.escape(error.message)}). Nothing is lost: every trace found is "
+                        "deleted by its ID."
+                    ),
+                )
+
     def _progress(self, request: Request, outcome: _Sending, *, final: bool = False) -> None:
         """Keep one progress message current, edited at most every few seconds and once at the end."""
+        context = self._context
         with self._progress_lock:
             if not final and time.monotonic() - outcome.last_progress < self._progress_interval:
                 return
             outcome.last_progress = time.monotonic()
-            with self._store.write() as db:
-                total, sent, size, size_sent = batches.counts(db, request.id)
-                payload = messages.progress_message(
-                    request, batches=total, sent=sent, items=size, items_sent=size_sent, final=final and sent == total
-                )
-                self._journal(db).in_thread(request.id, "", slot="progress", payload=payload)
-        self._on_change()
+            with context.store.write() as db:
+                lines = [
+                    messages.ProgressLine(noun, *batches.counts(db, request.id, kind))
+                    for noun, kind in (("trace ID", batches.TRACES), ("example", batches.EXAMPLES))
+                ]
+                payload = messages.progress_message(request, [line for line in lines if line.batches], final=final)
+                context.journal(db).in_thread(request.id, "", slot="progress", payload=payload)
+        context.on_change()
 
     def _submit(self, request: Request) -> None:
-        now = self._clock.now()
-        due = first_check_at(now, self._settings.purgebot_verify_at, self._settings.purgebot_timezone)
-        with self._store.write() as db:
+        context = self._context
+        now = context.clock.now()
+        settings = context.settings
+        with context.store.write() as db:
             moved = requests.transition(
                 db,
                 request.id,
@@ -308,27 +301,67 @@ class Executor:
                 paused_until=None,
             )
             if moved:
-                total, _, size, _ = batches.counts(db, request.id)
-                checks.schedule(db, request_id=request.id, seq=0, kind=checks.SCHEDULED, due_at=utc_iso(due))
-                journal = self._journal(db, now)
-                journal.event(request.id, ACTOR, "submitted", batches=total, items=size, first_check=utc_iso(due))
+                traces_total, _, traces, _ = batches.counts(db, request.id, batches.TRACES)
+                _, _, examples, _ = batches.counts(db, request.id, batches.EXAMPLES)
+                parts, plans = [], []
+                if traces_total or request.kind == "metadata":
+                    due = first_check_at(now, settings.purgebot_verify_at, settings.purgebot_timezone)
+                    checks.schedule(
+                        db,
+                        request_id=request.id,
+                        seq=0,
+                        kind=checks.SCHEDULED,
+                        due_at=utc_iso(due),
+                        target=checks.TRACES,
+                    )
+                    parts.append(
+                        f"deletes for {messages.plural(traces, 'trace', 'traces')} in "
+                        f"{messages.plural(traces_total, 'batch', 'batches')}"
+                    )
+                    plans.append(f"the traces on {context.when(due)}, after LangSmith's weekend delete job")
+                if examples:
+                    checks.schedule(
+                        db,
+                        request_id=request.id,
+                        seq=0,
+                        kind=checks.SCHEDULED,
+                        due_at=utc_iso(now),
+                        target=checks.EXAMPLES,
+                    )
+                    checks.schedule(
+                        db,
+                        request_id=request.id,
+                        seq=1,
+                        kind=checks.SCHEDULED,
+                        due_at=utc_iso(now + ATTACHMENT_DELAY),
+                        target=checks.EXAMPLES,
+                    )
+                    parts.append(f"hard deletes of {messages.plural(examples, 'dataset example', 'dataset examples')}")
+                    plans.append("the examples now and again in 7 days (attachments)")
+                journal = context.journal(db, now)
+                journal.event(
+                    request.id, ACTOR, "submitted", traces=traces, trace_batches=traces_total, examples=examples
+                )
+                accepted = " and ".join(parts) or "nothing to delete"
                 journal.in_thread(
                     request.id,
                     (
-                        f"{request.label} is *submitted*: LangSmith accepted deletes for "
-                        f"{messages.plural(size, 'trace', 'traces')} in {messages.plural(total, 'batch', 'batches')}. "
-                        "LangSmith runs deletes on the weekend and confirms nothing, so I will query it again on "
-                        f"{messages.when(due, self._settings.purgebot_timezone)} and report here and in the "
-                        "compliance channel."
+                        f"{request.label} is *submitted*: LangSmith accepted {accepted}. "
+                        "LangSmith confirms nothing, so I query it again — "
+                        f"{' and '.join(plans) or 'no check is needed'} — "
+                        "and report here and in the compliance channel."
                     ),
                 )
-            requests.release(db, request.id, self._owner)
-        self._on_change()
+                journal.refresh_request_message(request.id)
+            context.release(db, request.id)
+        context.on_change()
 
     def _fail(self, request: Request, error: LangSmithRejected) -> None:
-        now = self._clock.now()
-        reason = f"LangSmith refused a delete ({error.status}: {messages.escape(error.message)})"
-        with self._store.write() as db:
+        context = self._context
+        now = context.clock.now()
+        settings = context.settings
+        reason = f"LangSmith refused a call ({error.status}: {messages.escape(error.message)})"
+        with context.store.write() as db:
             requests.transition(
                 db,
                 request.id,
@@ -337,49 +370,35 @@ class Executor:
                 at=utc_iso(now),
                 failure=reason,
             )
-            _, sent, _, size_sent = batches.counts(db, request.id)
-            journal = self._journal(db, now)
+            _, sent, _, size_sent = batches.counts(db, request.id, batches.TRACES)
+            journal = context.journal(db, now)
             journal.event(
                 request.id, ACTOR, "failed", status=error.status, message=error.message, batches_accepted=sent
             )
             text = f":x: {request.label} *failed*: {reason}. Nothing more is sent for it."
             if sent:
-                due = first_check_at(now, self._settings.purgebot_verify_at, self._settings.purgebot_timezone)
-                checks.schedule(db, request_id=request.id, seq=0, kind=checks.SCHEDULED, due_at=utc_iso(due))
+                due = first_check_at(now, settings.purgebot_verify_at, settings.purgebot_timezone)
+                checks.schedule(
+                    db, request_id=request.id, seq=0, kind=checks.SCHEDULED, due_at=utc_iso(due), target=checks.TRACES
+                )
                 text += (
                     f" The {messages.plural(size_sent, 'trace', 'traces')} accepted before are still checked on "
-                    f"{messages.when(due, self._settings.purgebot_timezone)}."
+                    f"{context.when(due)}."
                 )
             journal.in_thread(request.id, text)
             journal.in_notify_channel(
-                request.id, f":x: {request.label} failed: LangSmith refused a delete ({error.status})."
+                request.id, f":x: {request.label} failed: LangSmith refused a call ({error.status})."
             )
-            requests.release(db, request.id, self._owner)
-        self._on_change()
-
-    def _pause(self, request: Request, error: LangSmithUnavailable, what: str) -> None:
-        now = self._clock.now()
-        hint = timedelta(seconds=error.retry_after) if error.retry_after else MIN_PAUSE
-        until = now + max(hint, MIN_PAUSE)
-        with self._store.write() as db:
-            requests.update(db, request.id, paused_until=utc_iso(until))
-            journal = self._journal(db, now)
-            journal.event(request.id, ACTOR, "paused", until=utc_iso(until), reason=str(error))
-            journal.in_thread(
-                request.id,
-                f":pause_button: LangSmith is not answering {what} of {request.label} "
-                f"({error}). Pausing until "
-                f"{messages.when(until, self._settings.purgebot_timezone)}, then resuming "
-                "where it stopped.",
-            )
-            requests.release(db, request.id, self._owner)
-        self._on_change()
+            journal.refresh_request_message(request.id)
+            context.release(db, request.id)
+        context.on_change()
 
     # -- re-sends after a check -----------------------------------------------------------------
 
     def _resend_one(self) -> bool:
-        now = utc_iso(self._clock.now())
-        request = self._claim(
+        context = self._context
+        now = utc_iso(context.clock.now())
+        request = context.claim(
             "state IN ('submitted', 'unverified', 'failed') AND (paused_until IS NULL OR paused_until <= ?) "
             "AND EXISTS (SELECT 1 FROM batches WHERE batches.request_id = requests.id AND batches.state = 'pending' "
             "AND batches.round > 0)",
@@ -389,16 +408,29 @@ class Executor:
             return False
         outcome = self._send_pending(request, initial=False)
         if outcome.unavailable is not None:
-            self._pause(request, outcome.unavailable, "the re-sent deletes")
+            context.pause(request, outcome.unavailable, "the re-sent deletes")
             return True
-        with self._store.write() as db:
+        with context.store.write() as db:
             if outcome.rejected is not None:
-                self._journal(db).in_thread(
+                context.journal(db).in_thread(
                     request.id,
                     f"LangSmith refused a re-sent delete of {request.label} "
                     f"({outcome.rejected.status}: {messages.escape(outcome.rejected.message)}).",
                 )
             requests.update(db, request.id, paused_until=None)
-            requests.release(db, request.id, self._owner)
-        self._on_change()
+            context.release(db, request.id)
+        context.on_change()
         return True
+
+
+def _distinct_key_groups(searched: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Split pairs into groups with distinct keys: LangSmith's metadata delete takes a JSON object,
+    which cannot say ``user_id=1`` and ``user_id=2`` at once, so each group is one call."""
+    groups: list[list[tuple[str, str]]] = []
+    for key, value in searched:
+        target = next((group for group in groups if all(k != key for k, _ in group)), None)
+        if target is None:
+            groups.append([(key, value)])
+        else:
+            target.append((key, value))
+    return groups

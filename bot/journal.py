@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from bot import messages
 from bot.clock import utc_iso
-from storage import events, outbox, requests
+from storage import events, outbox, pairs, requests
 from storage.requests import Request
 
 
@@ -35,16 +35,11 @@ class Journal:
     def event(self, request_id: int | None, actor: str, kind: str, /, **data: Any) -> events.Event:
         return events.append(self.db, request_id=request_id, actor=actor, kind=kind, data=data, at=self.stamp)
 
-    def refresh_request_message(self, request_id: int) -> Request:
+    def refresh_request_message(self, request_id: int, *, searching: str | None = None) -> Request:
         """Queue an edit of the root message so it shows the request as it now stands."""
         request = requests.get(self.db, request_id)
-        outbox.enqueue(
-            self.db,
-            request_id=request_id,
-            slot="root",
-            payload=messages.request_message(request, self.tz),
-            at=self.stamp,
-        )
+        payload = messages.request_message(request, self.tz, pairs=pairs.of(self.db, request_id), searching=searching)
+        outbox.enqueue(self.db, request_id=request_id, slot="root", payload=payload, at=self.stamp)
         return request
 
     def in_thread(

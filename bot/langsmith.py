@@ -382,16 +382,8 @@ class LangSmithClient:
 
     def list_projects(self) -> Iterator[Project]:
         """Every project of the workspace, paged by offset 100 at a time."""
-        offset = 0
-        while True:
-            page = self._request("GET", self._v1("sessions"), params={"offset": offset, "limit": PAGE_SIZE})
-            if not isinstance(page, list):
-                raise UnexpectedResponse("GET sessions did not return a list")
-            for item in page:
-                yield _project(item)
-            if len(page) < PAGE_SIZE:
-                return
-            offset += len(page)
+        for item in self._offset_pages(self._v1("sessions"), {}):
+            yield _project(item)
 
     # ---- deletes ---------------------------------------------------------------------------
 
@@ -529,7 +521,7 @@ class LangSmithClient:
         ``metadata`` is sent as LangSmith expects (a JSON string) and matched by containment;
         callers wanting OR across pairs query one pair at a time and union the ids.
         """
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        params: dict[str, Any] = {}
         if metadata:
             params["metadata"] = json.dumps(dict(metadata), separators=(",", ":"))
         if isinstance(as_of, datetime):
@@ -543,11 +535,30 @@ class LangSmithClient:
             if not ids:
                 return
             params["id"] = ids
+        yield from self._offset_pages(self._v1("examples"), params)
+
+    def list_datasets(self) -> Iterator[dict[str, Any]]:
+        """Every dataset of the workspace (``GET datasets``, offset-paged)."""
+        return self._offset_pages(self._v1("datasets"), {})
+
+    def dataset_versions(self, dataset_id: str) -> Iterator[datetime]:
+        """The moments a dataset changed (``GET datasets/{id}/versions``), newest first.
+
+        An example removed from the latest version still holds its data in earlier ones; a
+        purge searches each of these moments so it finds such copies too.
+        """
+        for version in self._offset_pages(self._v1(f"datasets/{normalize_uuid(dataset_id)}/versions"), {}):
+            moment = version.get("as_of") if isinstance(version, dict) else None
+            if isinstance(moment, str):
+                parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+                yield parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _offset_pages(self, url: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            page = self._request("GET", self._v1("examples"), params={**params, "offset": offset})
+            page = self._request("GET", url, params={**params, "limit": PAGE_SIZE, "offset": offset})
             if not isinstance(page, list):
-                raise UnexpectedResponse("GET examples did not return a list")
+                raise UnexpectedResponse(f"GET {url.rsplit('/', 1)[-1]} did not return a list")
             yield from page
             if len(page) < PAGE_SIZE:
                 return

@@ -7,6 +7,8 @@ exactly what will be deleted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,18 +57,19 @@ def parse_decision_value(value: str) -> tuple[int, str] | None:
     return (int(head), digest) if head.isdigit() else None
 
 
-def request_message(request: Request, tz: ZoneInfo) -> Payload:
-    """The request's root message: summary, preview, and either the buttons or the decision."""
-    summary = (
-        f":wastebasket: *{request.label}* — purge of {plural(request.item_count, 'trace ID', 'trace IDs')} "
-        f"in project `{escape(request.project)}`, filed by <@{request.requester}>"
-    )
-    facts = [f"*Reason:* {escape(request.reason)}"]
-    if request.ticket:
-        facts.append(f"*Ticket:* {escape(request.ticket)}")
-    if request.due_date:
-        facts.append(f"*Due:* {request.due_date}")
-    blocks = [_section(summary), _context("  ·  ".join(facts)), _section(preview_text(request))]
+def request_message(
+    request: Request, tz: ZoneInfo, *, pairs: Sequence[tuple[str, str]] = (), searching: str | None = None
+) -> Payload:
+    """The request's root message: summary, preview, and either the buttons or the decision.
+
+    ``pairs`` are shown decoded, so the approver sees exactly what is searched; this message lives
+    in the channel where the request was filed, never in the notify channel.
+    """
+    blocks = [
+        _section(_headline(request, pairs)),
+        _context(_facts(request)),
+        _section(preview_text(request, searching)),
+    ]
     state = request.state
     preview = request.preview_data
     if state == "awaiting_approval" and preview is not None and "error" not in preview:
@@ -75,20 +78,8 @@ def request_message(request: Request, tz: ZoneInfo) -> Payload:
                 "type": "actions",
                 "block_id": f"decision:{request.id}:{(request.preview_digest or '')[:12]}",
                 "elements": [
-                    {
-                        "type": "button",
-                        "action_id": APPROVE_ACTION,
-                        "style": "primary",
-                        "value": decision_value(request),
-                        "text": {"type": "plain_text", "text": "Approve"},
-                    },
-                    {
-                        "type": "button",
-                        "action_id": REJECT_ACTION,
-                        "style": "danger",
-                        "value": decision_value(request),
-                        "text": {"type": "plain_text", "text": "Reject"},
-                    },
+                    _button("Approve", APPROVE_ACTION, "primary", request),
+                    _button("Reject", REJECT_ACTION, "danger", request),
                 ],
             }
         )
@@ -98,22 +89,73 @@ def request_message(request: Request, tz: ZoneInfo) -> Payload:
     return {"text": f"{request.label}: {summary_text(request)}", "blocks": blocks}
 
 
-def summary_text(request: Request) -> str:
+def _button(label: str, action_id: str, style: str, request: Request) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "style": style,
+        "value": decision_value(request),
+        "text": {"type": "plain_text", "text": label},
+    }
+
+
+def _headline(request: Request, pairs: Sequence[tuple[str, str]]) -> str:
+    head = f":wastebasket: *{request.label}* — "
+    if request.kind == "traces":
+        return (
+            head + f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in project "
+            f"`{escape(request.project)}`, filed by <@{request.requester}>"
+        )
+    what = "traces and dataset examples" if request.kind == "metadata" else "dataset examples"
+    shown = " OR ".join(f"`{escape(key)}` = `{escape(value)}`" for key, value in pairs)
     return (
-        f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in {escape(request.project)} "
-        f"({request.state.replace('_', ' ')})"
+        head + f"subject purge of {what} matching {shown}, filed by <@{request.requester}>\n"
+        "Pairs are OR-matched (anything matching any one of them) and the search covers the whole workspace: "
+        + (
+            "every project and every dataset, including earlier dataset versions."
+            if request.kind == "metadata"
+            else "every dataset, including earlier versions, "
+            f"as of {request.as_of[:19].replace('T', ' ') if request.as_of else 'filing'} UTC."
+        )
     )
 
 
-def preview_text(request: Request) -> str:
+def _facts(request: Request) -> str:
+    facts = [f"*Reason:* {escape(request.reason)}"]
+    if request.ticket:
+        facts.append(f"*Ticket:* {escape(request.ticket)}")
+    if request.due_date:
+        facts.append(f"*Due:* {request.due_date}")
+    return "  ·  ".join(facts)
+
+
+def summary_text(request: Request) -> str:
+    """One line about the request for lists and fallbacks — counts and names, never subject values."""
+    state = request.state.replace("_", " ")
+    if request.kind == "traces":
+        return f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in {escape(request.project)} ({state})"
+    preview = request.preview_data or {}
+    if "traces" in preview:
+        found = f"{plural(preview['traces'], 'trace', 'traces')}, {plural(preview['examples'], 'example', 'examples')}"
+        return f"subject purge ({request.kind}): {found} ({state})"
+    return f"subject purge ({request.kind}) ({state})"
+
+
+def preview_text(request: Request, searching: str | None = None) -> str:
     preview = request.preview_data
     if preview is None:
+        if request.kind != "traces":
+            return f":hourglass_flowing_sand: *Preview:* searching LangSmith… {searching or ''}".rstrip()
         return ":hourglass_flowing_sand: *Preview:* asking LangSmith which of these trace IDs it knows…"
     if "error" in preview:
         return (
             f":warning: *Preview failed:* {preview['error']}\nNothing can be approved without a preview; "
             f"cancel with `/purge cancel {request.label}` and file again."
         )
+    return _subject_preview(preview) if preview.get("subject") else _trace_id_preview(request, preview)
+
+
+def _trace_id_preview(request: Request, preview: dict[str, Any]) -> str:
     checked, known, unknown = preview["checked"], preview["known"], preview["unknown_ids"]
     scope = (
         f"a random sample of {checked:,} of the {preview['total']:,} IDs"
@@ -134,6 +176,45 @@ def preview_text(request: Request) -> str:
     return "\n".join(lines)
 
 
+def _subject_preview(preview: dict[str, Any]) -> str:
+    def listing(named: list[list[Any]], total_count: int) -> str:
+        shown = " · ".join(f"`{escape(str(name))}` {n:,}" for name, n in named)
+        more = f" · and {total_count - len(named):,} more" if total_count > len(named) else ""
+        return shown + more
+
+    lines = [
+        ":mag: *Preview:* " + f"{plural(preview['traces'], 'trace', 'traces')} in "
+        f"{plural(preview['project_count'], 'project', 'projects')}"
+        + f" and {plural(preview['examples'], 'dataset example', 'dataset examples')} in "
+        f"{plural(preview['dataset_count'], 'dataset', 'datasets')}."
+    ]
+    if preview["projects"]:
+        lines.append("Traces by project: " + listing(preview["projects"], preview["project_count"]))
+    if preview["datasets"]:
+        lines.append("Examples by dataset: " + listing(preview["datasets"], preview["dataset_count"]))
+    samples = [
+        *(f"trace `{v}`" for v in preview["sample_traces"]),
+        *(f"example `{v}`" for v in preview["sample_examples"]),
+    ]
+    if samples:
+        lines.append("For example: " + ", ".join(samples) + ".")
+    approve = [f"*Approving deletes these {plural(preview['traces'], 'trace', 'traces')}*"]
+    if preview["examples"]:
+        approve.append(f"hard-deletes these {plural(preview['examples'], 'example', 'examples')} in every version")
+    lines.append(", ".join(approve) + ".")
+    if preview["project_count"] or preview.get("metadata_delete"):
+        lines.append(
+            "Traces of this subject that appear after this preview and before the deletes go out are found "
+            "again and deleted too."
+            + (
+                " LangSmith's own workspace-wide delete by metadata is also sent for these pairs."
+                if preview.get("metadata_delete")
+                else ""
+            )
+        )
+    return "\n".join(lines)
+
+
 def decision_text(request: Request) -> str:
     """The decision, and where the request stands since, for the root message."""
     who = f"<@{request.decided_by}>" if request.decided_by else "the bot"
@@ -151,18 +232,33 @@ def decision_text(request: Request) -> str:
     return f":white_check_mark: *Approved* by {who}." + (f" Now {since}." if since else "")
 
 
-def progress_message(
-    request: Request, *, batches: int, sent: int, items: int, items_sent: int, final: bool = False
-) -> Payload:
-    bar_width = 20
-    filled = round(bar_width * items_sent / items) if items else bar_width
-    bar = "█" * filled + "░" * (bar_width - filled)
-    head = "Deletes sent" if final else "Sending deletes"
-    text = (
-        f"*{head}:* `{bar}` {items_sent:,} of {plural(items, 'trace ID', 'trace IDs')} accepted by LangSmith "
-        f"({sent:,} of {plural(batches, 'batch', 'batches')} of ≤1,000)."
-    )
-    return {"text": f"{request.label}: {items_sent:,} of {items:,} trace IDs accepted", "blocks": [_section(text)]}
+@dataclass(frozen=True)
+class ProgressLine:
+    """Where one kind of delete stands: batches written and sent, items in them and in the sent ones."""
+
+    noun: str
+    batches: int
+    sent: int
+    items: int
+    items_sent: int
+
+
+def progress_message(request: Request, lines: Sequence[ProgressLine], *, final: bool = False) -> Payload:
+    """One message, edited as batches are accepted: a bar per kind of delete."""
+    done = final and all(line.sent == line.batches for line in lines)
+    parts = []
+    for line in lines:
+        width = 20
+        filled = round(width * line.items_sent / line.items) if line.items else width
+        bar = "█" * filled + "░" * (width - filled)
+        parts.append(
+            f"`{bar}` {line.items_sent:,} of {plural(line.items, line.noun, line.noun + 's')} accepted by "
+            f"LangSmith ({line.sent:,} of {plural(line.batches, 'batch', 'batches')} of ≤1,000)"
+        )
+    head = "Deletes sent" if done else "Sending deletes"
+    text = f"*{head}:* " + "\n".join(parts) if parts else f"*{head}:* nothing to send."
+    fallback = "; ".join(f"{line.items_sent:,} of {line.items:,} {line.noun}s accepted" for line in lines)
+    return {"text": f"{request.label}: {fallback or 'nothing to send'}", "blocks": [_section(text)]}
 
 
 def thread_note(text: str) -> Payload:

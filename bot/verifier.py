@@ -3,38 +3,44 @@
 A 202 from LangSmith only means "queued"; the only proof is a later query that finds nothing.
 Checks are rows (``storage.checks``) claimed when due, so a check that fell due while the bot was
 down runs when it comes back, and one interrupted by a crash runs again.
+
+What a check asks depends on what was sent:
+
+- trace IDs: are these root runs still in their project (100 IDs a query)?
+- a subject's traces: does any run in any project still carry the pairs (one query per project
+  when nothing remains)? Traces found that were in the approved set "remain"; others are "new
+  since the request" and are reported apart, so an active subject does not fail a finished purge;
+- dataset examples: do they read back with inputs, outputs and metadata empty (or not at all)?
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
-
-from sqlite_utils import Database
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot import messages
 from bot.approvers import Approvers
-from bot.clock import Clock, parse_utc, utc_iso
+from bot.clock import parse_utc, utc_iso
 from bot.journal import Journal
-from bot.langsmith import LangSmithClient, LangSmithError
+from bot.langsmith import LangSmithError
 from bot.schedule import MAX_RECHECKS, next_check_at
-from bot.settings import Settings
 from bot.states import CHECKABLE, Actor, State, sources
+from bot.tasks import ACTOR, TaskContext
 from bot.workflow import items_digest
-from storage import batches, checks, items, requests
+from storage import batches, checks, items, pairs, requests
 from storage.checks import Check
-from storage.db import Store
+from storage.items import Found
 from storage.requests import Request
 
 log = logging.getLogger(__name__)
 
-ACTOR = "purgebot"
 RETRY_DELAY = timedelta(minutes=15)
 BATCH_SIZE = 1000
+QUERY_IDS = 100
+EXAMPLE_FIELDS = ("inputs", "outputs", "metadata")
 
 
 class NothingToCheck(Exception):
@@ -42,8 +48,35 @@ class NothingToCheck(Exception):
 
 
 @dataclass(frozen=True)
+class Findings:
+    """What one look at LangSmith found for one kind of item."""
+
+    target: str  # checks.TRACES or checks.EXAMPLES
+    checked: int
+    remaining: list[Found] = field(default_factory=list)
+    new_since: int = 0
+
+    @property
+    def noun(self) -> str:
+        return "trace" if self.target == checks.TRACES else "example"
+
+    def sentence(self) -> str:
+        n = len(self.remaining)
+        text = (
+            f"{n:,} of {messages.plural(self.checked, self.noun, self.noun + 's')} "
+            f"{'remain' if n == 0 else 'still present'}"
+        )
+        if self.new_since:
+            text += (
+                f" ({messages.plural(self.new_since, 'new trace', 'new traces')} of this subject since the "
+                "request, not part of it)"
+            )
+        return text
+
+
+@dataclass(frozen=True)
 class CheckResult:
-    """What one check found."""
+    """What one check found, summed over what it looked at."""
 
     request: str
     checked: int
@@ -54,25 +87,9 @@ class CheckResult:
 class Verifier:
     """Runs due checks and records, announces and acts on what they find."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        langsmith: LangSmithClient,
-        clock: Clock,
-        settings: Settings,
-        approvers: Approvers,
-        owner: str,
-        on_change: Callable[[], None],
-        lease: timedelta = timedelta(minutes=10),
-    ) -> None:
-        self._store = store
-        self._langsmith = langsmith
-        self._clock = clock
-        self._settings = settings
+    def __init__(self, context: TaskContext, *, approvers: Approvers, lease: timedelta = timedelta(minutes=10)) -> None:
+        self._context = context
         self._approvers = approvers
-        self._owner = owner
-        self._on_change = on_change
         self._lease = lease
 
     def run_due(self) -> list[CheckResult]:
@@ -90,69 +107,137 @@ class Verifier:
         Raises ``NothingToCheck`` when the request has sent nothing yet; returns None when
         LangSmith could not answer (the check stays queued and the scheduler retries it).
         """
-        now = self._clock.now()
-        with self._store.write() as db:
+        context = self._context
+        now = context.clock.now()
+        with context.store.write() as db:
             request = requests.get(db, request_id)
             if request.state not in CHECKABLE:
                 raise NothingToCheck(
                     f"{request.label} is {request.state}: there is nothing to check until its deletes were sent"
                 )
             check_id = checks.schedule(
-                db, request_id=request_id, seq=0, kind=checks.MANUAL, due_at=utc_iso(now), requested_by=requested_by
+                db,
+                request_id=request_id,
+                seq=0,
+                kind=checks.MANUAL,
+                due_at=utc_iso(now),
+                target=checks.BOTH,
+                requested_by=requested_by,
             )
-            self._journal(db, now).event(request_id, requested_by, "check_requested")
-            check = checks.claim(db, check_id, owner=self._owner, expires=utc_iso(now + self._lease))
+            context.journal(db, now).event(request_id, requested_by, "check_requested")
+            check = checks.claim(db, check_id, owner=context.owner, expires=utc_iso(now + self._lease))
         return self.run(check)
 
     def _claim(self) -> Check | None:
-        now = self._clock.now()
-        with self._store.write() as db:
-            return checks.claim_due(db, now=utc_iso(now), owner=self._owner, expires=utc_iso(now + self._lease))
+        now = self._context.clock.now()
+        with self._context.store.write() as db:
+            return checks.claim_due(db, now=utc_iso(now), owner=self._context.owner, expires=utc_iso(now + self._lease))
 
     def run(self, check: Check) -> CheckResult | None:
-        """Query LangSmith for every sent trace of the request; None when LangSmith could not answer."""
-        request = requests.get(self._store.db, check.request_id)
-        sent = items.sent(self._store.db, request.id)
-        by_session: dict[str, list[str]] = defaultdict(list)
-        for session_id, value in sent:
-            by_session[session_id].append(value)
+        """Look at every target of the check; None when LangSmith could not answer (retried later)."""
+        request = requests.get(self._context.store.db, check.request_id)
         try:
-            remaining = sorted(
-                value
-                for session_id, values in by_session.items()
-                for value in self._langsmith.existing_traces(session_id, values)
-            )
+            findings = [self._look(request, target) for target in self._targets(request, check)]
         except LangSmithError as error:
             self._retry_later(check, request, error)
             return None
-        return self._record(
-            check, request, checked=len(sent), remaining=remaining, sessions={value: session for session, value in sent}
-        )
+        return self._record(check, request, findings)
+
+    def _targets(self, request: Request, check: Check) -> list[str]:
+        if check.target != checks.BOTH:
+            return [check.target]
+        db = self._context.store.db
+        targets = []
+        if request.kind in ("traces", "metadata"):
+            targets.append(checks.TRACES)
+        if items.count(db, request.id, items.INCLUDED, kind=items.EXAMPLE):
+            targets.append(checks.EXAMPLES)
+        return targets
+
+    # -- looking --------------------------------------------------------------------------------
+
+    def _look(self, request: Request, target: str) -> Findings:
+        db = self._context.store.db
+        if target == checks.EXAMPLES:
+            return self._look_at_examples(items.sent(db, request.id, items.EXAMPLE))
+        sent = items.sent(db, request.id, items.TRACE)
+        if request.kind == "metadata":
+            return self._look_for_subject(request, sent)
+        langsmith = self._context.langsmith
+        remaining = [
+            Found(value, session)
+            for session, values in _grouped(sent).items()
+            for value in langsmith.existing_traces(session, values)
+        ]
+        return Findings(checks.TRACES, len(sent), remaining)
+
+    def _look_for_subject(self, request: Request, sent: list[Found]) -> Findings:
+        """One search per project for anything still carrying the pairs; split it into the approved
+        set ("remaining") and traces that appeared since ("new since the request")."""
+        context = self._context
+        searched = pairs.of(context.store.db, request.id)
+        approved = {item.value: item for item in sent}
+        remaining: list[Found] = []
+        new_since = 0
+        for project in context.langsmith.list_projects():
+            for run in context.langsmith.find_traces(project.id, dict(searched)):
+                trace_id = str(run.get("trace_id") or run["id"]).lower()
+                if trace_id in approved:
+                    remaining.append(Found(trace_id, project.id))
+                elif not items.holds(context.store.db, request.id, items.TRACE, [trace_id]):
+                    new_since += 1
+        return Findings(checks.TRACES, len(sent), remaining, new_since)
+
+    def _look_at_examples(self, sent: list[Found]) -> Findings:
+        """A hard-deleted example reads back with empty fields, or not at all; anything else remains."""
+        by_version: dict[str | None, list[Found]] = defaultdict(list)
+        for item in sent:
+            by_version[item.as_of].append(item)
+        remaining: list[Found] = []
+        for as_of, group in by_version.items():
+            wanted = {item.value: item for item in group}
+            for start in range(0, len(group), QUERY_IDS):
+                chunk = [item.value for item in group[start : start + QUERY_IDS]]
+                for example in self._context.langsmith.list_examples(example_ids=chunk, as_of=as_of):
+                    if any(example.get(name) for name in EXAMPLE_FIELDS):
+                        remaining.append(wanted[str(example["id"]).lower()])
+        return Findings(checks.EXAMPLES, len(sent), remaining)
+
+    # -- recording ------------------------------------------------------------------------------
 
     def _retry_later(self, check: Check, request: Request, error: LangSmithError) -> None:
-        now = self._clock.now()
-        with self._store.write() as db:
+        context = self._context
+        now = context.clock.now()
+        with context.store.write() as db:
             checks.retry_later(db, check.id, due_at=utc_iso(now + RETRY_DELAY), error=str(error))
-            journal = self._journal(db, now)
+            journal = context.journal(db, now)
             journal.event(request.id, ACTOR, "check_postponed", check=check.id, reason=str(error))
             if check.attempts == 1:
                 journal.in_thread(
                     request.id,
-                    f"The check of {request.label} could not reach LangSmith ({error}); "
-                    f"trying again at {messages.when(now + RETRY_DELAY, self._tz)}.",
+                    f"The check of {request.label} could not reach LangSmith "
+                    f"({messages.escape(str(error))}); trying again at "
+                    f"{context.when(now + RETRY_DELAY)}.",
                 )
-        self._on_change()
+        context.on_change()
 
-    def _record(
-        self, check: Check, request: Request, *, checked: int, remaining: list[str], sessions: dict[str, str]
-    ) -> CheckResult:
-        now = self._clock.now()
+    def _record(self, check: Check, request: Request, findings: list[Findings]) -> CheckResult:
+        context = self._context
+        now = context.clock.now()
         scheduled = check.kind == checks.SCHEDULED
-        with self._store.write() as db:
-            journal = self._journal(db, now)
+        checked = sum(f.checked for f in findings)
+        remaining = [item for f in findings for item in f.remaining]
+        with context.store.write() as db:
+            journal = context.journal(db, now)
             request = requests.get(db, request.id)
-            outcome = "verified" if not remaining else "remaining"
-            checks.finish(db, check.id, at=utc_iso(now), checked=checked, remaining=len(remaining), outcome=outcome)
+            checks.finish(
+                db,
+                check.id,
+                at=utc_iso(now),
+                checked=checked,
+                remaining=len(remaining),
+                outcome="clear" if not remaining else "remaining",
+            )
             journal.event(
                 request.id,
                 ACTOR,
@@ -160,97 +245,140 @@ class Verifier:
                 check=check.id,
                 kind=check.kind,
                 seq=check.seq,
-                checked=checked,
-                remaining=len(remaining),
-                remaining_digest=items_digest(remaining),
+                targets={
+                    f.target: {
+                        "checked": f.checked,
+                        "remaining": len(f.remaining),
+                        "remaining_digest": items_digest([i.value for i in f.remaining]),
+                        "new_since": f.new_since,
+                    }
+                    for f in findings
+                },
             )
-            if not remaining:
-                state = self._verified(journal, request, checked, scheduled=scheduled)
-            elif scheduled and check.seq < MAX_RECHECKS:
-                state = self._recheck(journal, request, check, remaining, sessions, checked)
-            elif scheduled:
-                state = self._unverified(journal, request, checked, len(remaining))
-            else:
+            report = "; ".join(f.sentence() for f in findings) or "nothing was sent"
+            if not remaining and self._all_clear(request):
+                state = self._verified(journal, request, report, scheduled=scheduled)
+            elif not remaining:
                 state = request.state
-                upcoming = checks.next_pending(db, request.id)
-                later = (
-                    f" Next scheduled check: {messages.when(parse_utc(upcoming.due_at), self._tz)}." if upcoming else ""
+                self._say(
+                    journal,
+                    request,
+                    f":white_check_mark: {request.label}: {report}. {self._still_to_come(request)}",
+                    notify=scheduled,
                 )
-                journal.in_thread(
-                    request.id,
-                    f":mag: Manual check of {request.label}: "
-                    f"{len(remaining):,} of {checked:,} traces still present.{later}",
+            elif not scheduled:
+                state = request.state
+                self._say(
+                    journal,
+                    request,
+                    f":mag: Manual check of {request.label}: {report}. {self._still_to_come(request)}",
+                    notify=False,
                 )
-        self._on_change()
+            elif self._another_check_follows(check):
+                state = self._send_again(journal, request, check, findings, report)
+            else:
+                state = self._unverified(journal, request, report)
+        context.on_change()
         return CheckResult(request.label, checked, len(remaining), state)
 
-    def _verified(self, journal: Journal, request: Request, checked: int, *, scheduled: bool) -> str:
+    def _all_clear(self, request: Request) -> bool:
+        """A request is verified only when the latest check of each thing it sent found nothing."""
+        db = self._context.store.db
+        wanted = []
+        if request.kind in ("traces", "metadata"):
+            wanted.append(checks.TRACES)
+        if items.count(db, request.id, items.INCLUDED, kind=items.EXAMPLE):
+            wanted.append(checks.EXAMPLES)
+        latest = [checks.latest_done(db, request.id, target) for target in wanted]
+        return all(check is not None and check.remaining == 0 for check in latest)
+
+    def _still_to_come(self, request: Request) -> str:
+        upcoming = checks.next_pending(self._context.store.db, request.id)
+        return f"Next scheduled check: {self._context.when(parse_utc(upcoming.due_at))}." if upcoming else ""
+
+    @staticmethod
+    def _another_check_follows(check: Check) -> bool:
+        if check.target == checks.EXAMPLES:
+            return check.seq == 0  # the 7-day check was scheduled with the first
+        return check.seq < MAX_RECHECKS
+
+    def _say(self, journal: Journal, request: Request, text: str, *, notify: bool) -> None:
+        journal.in_thread(request.id, text.strip())
+        if notify:
+            journal.in_notify_channel(request.id, f"{text.strip()}{_ticket(request)}")
+
+    def _verified(self, journal: Journal, request: Request, report: str, *, scheduled: bool) -> str:
         db = journal.db
-        target = sources(State.VERIFIED, Actor.VERIFIER)
-        moved = requests.transition(db, request.id, from_states=target, to=State.VERIFIED.value, at=journal.stamp)
-        text = (
-            f":white_check_mark: *{request.label} verified*: 0 of {messages.plural(checked, 'trace', 'traces')} remain."
+        moved = requests.transition(
+            db,
+            request.id,
+            from_states=sources(State.VERIFIED, Actor.VERIFIER),
+            to=State.VERIFIED.value,
+            at=journal.stamp,
         )
+        text = f":white_check_mark: *{request.label} verified*: {report}."
+        if items.count(db, request.id, items.INCLUDED, kind=items.EXAMPLE):
+            text += (
+                " Hard-deleted examples read back empty; LangSmith removes their attachment files within 7 "
+                "days, which it promises and the bot cannot observe."
+            )
         if moved:
             dropped = checks.drop_pending(db, request.id)
-            journal.event(request.id, ACTOR, "verified", checked=checked, checks_dropped=dropped)
+            journal.event(request.id, ACTOR, "verified", checks_dropped=dropped)
             journal.refresh_request_message(request.id)
-            state = State.VERIFIED.value
-        else:
-            state = request.state
-            if request.state == State.FAILED:
-                text = (
-                    f":white_check_mark: {request.label} (failed): 0 of the "
-                    f"{messages.plural(checked, 'trace', 'traces')} accepted before the failure remain."
-                )
-        journal.in_thread(request.id, text)
-        if moved or (scheduled and request.state == State.FAILED):
-            journal.in_notify_channel(request.id, f"{text}{_ticket(request)}")
-        return state
+            self._say(journal, request, text, notify=True)
+            return State.VERIFIED.value
+        if request.state == State.FAILED:
+            text = f":white_check_mark: {request.label} (failed): of what was accepted before the failure, {report}."
+        self._say(journal, request, text, notify=scheduled and request.state == State.FAILED)
+        return request.state
 
-    def _recheck(
-        self,
-        journal: Journal,
-        request: Request,
-        check: Check,
-        remaining: list[str],
-        sessions: dict[str, str],
-        checked: int,
+    def _send_again(
+        self, journal: Journal, request: Request, check: Check, findings: list[Findings], report: str
     ) -> str:
-        """Items remain: send their deletes again under the same approval and schedule the next check."""
+        """Items remain: send their deletes again under the same approval; the next check follows."""
         db = journal.db
-        due = next_check_at(parse_utc(check.due_at), self._settings.purgebot_verify_at, self._tz)
-        checks.schedule(db, request_id=request.id, seq=check.seq + 1, kind=checks.SCHEDULED, due_at=utc_iso(due))
         round_ = check.seq + 1
-        for start in range(0, len(remaining), BATCH_SIZE):
-            chunk = remaining[start : start + BATCH_SIZE]
-            by_session: dict[str, list[str]] = defaultdict(list)
-            for value in chunk:
-                by_session[sessions[value]].append(value)
-            for session_id, values in by_session.items():
+        for found in findings:
+            kind, batch_kind = (
+                (items.TRACE, batches.TRACES) if found.target == checks.TRACES else (items.EXAMPLE, batches.EXAMPLES)
+            )
+            for container, group in _batches_of(found.remaining, by_container=found.target == checks.TRACES):
+                values = [item.value for item in group]
                 batch_id = batches.create(
                     db,
                     request_id=request.id,
                     round_=round_,
-                    session_id=session_id,
+                    kind=batch_kind,
+                    session_id=container,
                     size=len(values),
                     digest=items_digest(values),
                     at=journal.stamp,
                 )
-                items.reassign(db, request.id, values, batch_id)
+                items.reassign(db, request.id, kind, values, batch_id)
+        if check.target == checks.TRACES:
+            settings = self._context.settings
+            due = next_check_at(parse_utc(check.due_at), settings.purgebot_verify_at, settings.purgebot_timezone)
+            checks.schedule(
+                db, request_id=request.id, seq=round_, kind=checks.SCHEDULED, due_at=utc_iso(due), target=checks.TRACES
+            )
         journal.event(
-            request.id, ACTOR, "resend_scheduled", round=round_, items=len(remaining), next_check=utc_iso(due)
+            request.id,
+            ACTOR,
+            "resend_scheduled",
+            round=round_,
+            target=check.target,
+            items=sum(len(f.remaining) for f in findings),
         )
-        text = (
-            f":hourglass: {request.label}: {len(remaining):,} of {messages.plural(checked, 'trace', 'traces')} "
-            f"still present. Their deletes are sent again; next check "
-            f"{messages.when(due, self._tz)}."
+        self._say(
+            journal,
+            request,
+            f":hourglass: {request.label}: {report}. Their deletes are sent again. {self._still_to_come(request)}",
+            notify=True,
         )
-        journal.in_thread(request.id, text)
-        journal.in_notify_channel(request.id, f"{text}{_ticket(request)}")
         return request.state
 
-    def _unverified(self, journal: Journal, request: Request, checked: int, remaining: int) -> str:
+    def _unverified(self, journal: Journal, request: Request, report: str) -> str:
         moved = requests.transition(
             journal.db,
             request.id,
@@ -258,10 +386,7 @@ class Verifier:
             to=State.UNVERIFIED.value,
             at=journal.stamp,
         )
-        text = (
-            f":rotating_light: *{request.label} unverified*: {remaining:,} of "
-            f"{messages.plural(checked, 'trace', 'traces')} still present after the last scheduled re-check."
-        )
+        text = f":rotating_light: *{request.label} unverified*: {report} after the last scheduled re-check."
         journal.in_thread(request.id, text + " Escalated in the compliance channel.")
         journal.in_notify_channel(
             request.id,
@@ -269,16 +394,30 @@ class Verifier:
             "please follow up with LangSmith support.",
         )
         if moved:
-            journal.event(request.id, ACTOR, "unverified", checked=checked, remaining=remaining)
+            journal.event(request.id, ACTOR, "unverified", report=report)
             journal.refresh_request_message(request.id)
         return State.UNVERIFIED.value if moved else request.state
 
-    @property
-    def _tz(self) -> ZoneInfo:
-        return self._settings.purgebot_timezone
 
-    def _journal(self, db: Database, now: datetime) -> Journal:
-        return Journal(db, now, self._tz, self._settings.purgebot_notify_channel)
+def _grouped(found: Iterable[Found]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for item in found:
+        grouped[item.container].append(item.value)
+    return grouped
+
+
+def _batches_of(found: list[Found], *, by_container: bool) -> Iterable[tuple[str | None, list[Found]]]:
+    """Re-send batches: ≤1000 per project for traces, ≤1000 across datasets for examples."""
+    if not by_container:
+        for start in range(0, len(found), BATCH_SIZE):
+            yield None, found[start : start + BATCH_SIZE]
+        return
+    grouped: dict[str, list[Found]] = defaultdict(list)
+    for item in found:
+        grouped[item.container].append(item)
+    for container, group in grouped.items():
+        for start in range(0, len(group), BATCH_SIZE):
+            yield container, group[start : start + BATCH_SIZE]
 
 
 def _ticket(request: Request) -> str:

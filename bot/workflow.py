@@ -17,15 +17,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlite_utils import Database
 
-from bot import messages
+from bot import grammar, messages
 from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, parse_utc, utc_iso
-from bot.grammar import TracesRequest
+from bot.grammar import ExamplesRequest, MetadataRequest, TracesRequest
 from bot.journal import Journal
-from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, ProjectNotFound
+from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
 from bot.states import CHECKABLE, Actor, State, sources
-from storage import batches, checks, interactions, items, outbox, requests
+from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
 
@@ -98,8 +98,8 @@ class Workflow:
 
     # -- filing ---------------------------------------------------------------------------------
 
-    def file_traces(self, command: TracesRequest, *, requester: str, channel: str, trigger_id: str) -> Reply | None:
-        """Check the request against Slack and LangSmith, then store it and queue its message.
+    def file(self, command: grammar.Request, *, requester: str, channel: str, trigger_id: str) -> Reply | None:
+        """Check a new request against Slack (and LangSmith, for a project), then store it and queue its message.
 
         Returns a refusal, or None when the request was stored (its posted message is the answer).
         Nothing is stored and no number is used when the request is refused.
@@ -107,9 +107,19 @@ class Workflow:
         refusal = self._channel_refusal(channel)
         if refusal:
             return refusal
-        name = messages.escape(command.project)
+        project = None
+        if isinstance(command, TracesRequest):
+            found = self._project(command.project)
+            if isinstance(found, Reply):
+                return found
+            project = found
+        self._store_request(command, requester=requester, channel=channel, trigger_id=trigger_id, project=project)
+        return None
+
+    def _project(self, name_or_id: str) -> Project | Reply:
+        name = messages.escape(name_or_id)
         try:
-            project = self._langsmith.resolve_project(command.project)
+            return self._langsmith.resolve_project(name_or_id)
         except ProjectNotFound:
             return Reply(
                 f"LangSmith has no project named `{name}` that this API key can see. "
@@ -125,49 +135,62 @@ class Workflow:
                 f"LangSmith could not be reached to look up project `{name}` ({messages.escape(str(error))}). "
                 "Nothing was filed; try again in a minute."
             )
+
+    def _store_request(
+        self, command: grammar.Request, *, requester: str, channel: str, trigger_id: str, project: Project | None = None
+    ) -> None:
+        """The request, its raw values and its first event, in one transaction; then its message."""
         now = self._clock.now()
-        due = command.options.due or (
+        options = command.options
+        due = options.due or (
             now.astimezone(self._settings.purgebot_timezone).date()
             + timedelta(days=self._settings.purgebot_deadline_days)
         )
-        values = list(command.trace_ids)
+        kind = {TracesRequest: "traces", MetadataRequest: "metadata", ExamplesRequest: "examples"}[type(command)]
+        values = list(command.trace_ids) if isinstance(command, TracesRequest) else []
+        searched = [] if isinstance(command, TracesRequest) else list(command.pairs)
+        as_of = command.as_of if isinstance(command, ExamplesRequest) else now
         with self._store.write() as db:
             request = requests.insert(
                 db,
-                kind="traces",
+                kind=kind,
                 state=State.AWAITING_APPROVAL.value,
                 requester=requester,
                 channel=channel,
-                reason=command.options.reason,
-                ticket=command.options.ticket,
+                reason=options.reason,
+                ticket=options.ticket,
                 due_date=date.isoformat(due),
-                project=project.name,
-                session_id=project.id,
+                project=project.name if project else None,
+                session_id=project.id if project else None,
                 item_count=len(values),
-                items_digest=items_digest(values),
+                items_digest=items_digest(values) if values else None,
+                as_of=None if project else utc_iso(as_of),
                 trigger_id=trigger_id,
                 created_at=utc_iso(now),
                 updated_at=utc_iso(now),
             )
-            items.add(db, request.id, values, session_id=project.id)
-            journal = self._journal_for(db, now)
-            journal.event(
+            if project is not None:
+                items.add(db, request.id, (items.Found(value, project.id) for value in values))
+            pairs.add(db, request.id, searched)
+            self._journal_for(db, now).event(
                 request.id,
                 requester,
                 "filed",
-                kind="traces",
-                project=project.name,
-                session_id=project.id,
+                kind=kind,
+                project=request.project,
+                session_id=request.session_id,
                 items=len(values),
                 items_digest=request.items_digest,
+                pairs=len(searched),
+                pairs_digest=items_digest([f"{k}={v}" for k, v in searched]) if searched else None,
+                as_of=request.as_of,
                 channel=channel,
                 due=request.due_date,
                 ticket=request.ticket,
             )
-            journal.refresh_request_message(request.id)
-        log.info("request filed", extra={"request": request.label, "items": len(values)})
+            self._journal_for(db, now).refresh_request_message(request.id)
+        log.info("request filed", extra={"request": request.label, "kind": kind, "items": len(values)})
         self._on_change()
-        return None
 
     def _channel_refusal(self, channel: str) -> Reply | None:
         if channel.startswith("D"):
@@ -304,39 +327,47 @@ class Workflow:
     # -- questions ------------------------------------------------------------------------------
 
     def status(self, request_id: int) -> Reply:
+        """Where a request stands; the first line is ``PURGE-n: <state>`` (a contract)."""
         with self._store.read_snapshot() as db:
             request = requests.find(db, request_id)
             if request is None:
                 return Reply(f"PURGE-{request_id} does not exist.")
-            total, sent, size, size_sent = batches.counts(db, request_id)
+            progress = [
+                (noun, batches.counts(db, request_id, kind))
+                for noun, kind in (("trace ID", batches.TRACES), ("example", batches.EXAMPLES))
+            ]
             request_checks = checks.for_request(db, request_id)
             upcoming = checks.next_pending(db, request_id)
             failed_posts = outbox.failures(db, request_id)
-            included = items.count(db, request_id, items.INCLUDED)
+            traces = items.count(db, request_id, items.INCLUDED, kind=items.TRACE)
+            examples = items.count(db, request_id, items.INCLUDED, kind=items.EXAMPLE)
         tz = self._settings.purgebot_timezone
         lines = [
             f"{request.label}: {request.state}",
-            f"Project `{messages.escape(request.project)}` · "
-            f"{messages.plural(request.item_count, 'trace ID', 'trace IDs')} filed by "
-            f"<@{request.requester}> · reason: {messages.escape(request.reason)}"
+            f"{messages.summary_text(request)} · filed by <@{request.requester}> · "
+            f"reason: {messages.escape(request.reason)}"
             + (f" · ticket {messages.escape(request.ticket)}" if request.ticket else "")
             + (f" · due {request.due_date}" if request.due_date else ""),
         ]
         if request.preview_digest:
-            lines.append(f"Approved set: {messages.plural(included, 'trace', 'traces')}")
+            covered = [messages.plural(traces, "trace", "traces")]
+            if request.kind != "traces":
+                covered.append(messages.plural(examples, "example", "examples"))
+            lines.append("Approved set: " + ", ".join(covered))
         if request.decided_by:
             lines.append(f"Decided by <@{request.decided_by}>")
-        if total:
-            lines.append(f"Batches: {sent:,} of {total:,} accepted ({size_sent:,} of {size:,} trace IDs)")
+        for noun, (total, sent, size, size_sent) in progress:
+            if total:
+                lines.append(f"Batches of {noun}s: {sent:,} of {total:,} accepted ({size_sent:,} of {size:,})")
         if request.paused_until:
             lines.append(f"Paused until {messages.when(parse_utc(request.paused_until), tz)}")
         if request.failure:
             lines.append(f"Failure: {request.failure}")
-        for check in request_checks:
-            if check.state == checks.DONE:
+        for check in sorted(request_checks, key=lambda c: c.finished_at or ""):
+            if check.state == checks.DONE and check.finished_at:
                 lines.append(
-                    f"Check {check.kind}: {check.remaining:,} of {check.checked:,} remained "
-                    f"({messages.when(parse_utc(check.finished_at or check.due_at), tz)})"
+                    f"{check.kind.capitalize()} check {messages.when(parse_utc(check.finished_at), tz)}: "
+                    f"{check.remaining:,} of {check.checked:,} remained"
                 )
         if upcoming:
             lines.append(f"Next check: {messages.when(parse_utc(upcoming.due_at), tz)}")
@@ -350,8 +381,7 @@ class Workflow:
         if not found:
             return Reply(f"No requests{' in state ' + state if state else ''}.")
         lines = [
-            f"*{r.label}* · {r.state} · {messages.plural(r.item_count, 'trace ID', 'trace IDs')} in "
-            f"`{messages.escape(r.project)}` · filed by <@{r.requester}>"
+            f"*{r.label}* · {r.state} · {messages.summary_text(r)} · filed by <@{r.requester}>"
             + (f" · due {r.due_date}" if r.due_date else "")
             for r in found
         ]

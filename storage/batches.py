@@ -17,12 +17,12 @@ REFUSED = "refused"  # LangSmith answered with a non-retryable error; never re-s
 
 @dataclass(frozen=True)
 class Batch:
-    """One delete call of at most 1000 trace IDs in one project."""
+    """One delete call: ≤1000 trace IDs of one project, ≤1000 examples, or the metadata delete."""
 
     id: int
     request_id: int
     round: int
-    session_id: str
+    session_id: str | None
     size: int
     digest: str
     state: str
@@ -31,14 +31,29 @@ class Batch:
     status_code: int | None
     response: str | None
     attempts: int
+    kind: str
 
+
+TRACES = "traces"
+EXAMPLES = "examples"
+METADATA = "metadata"  # LangSmith's workspace-wide delete by metadata, one call for the pairs
 
 _COLUMNS = (
-    "id, request_id, round, session_id, size, digest, state, created_at, sent_at, status_code, response, attempts"
+    "id, request_id, round, session_id, size, digest, state, created_at, sent_at, status_code, response, attempts, kind"
 )
 
 
-def create(db: Database, *, request_id: int, round_: int, session_id: str, size: int, digest: str, at: str) -> int:
+def create(
+    db: Database,
+    *,
+    request_id: int,
+    round_: int,
+    session_id: str | None,
+    size: int,
+    digest: str,
+    at: str,
+    kind: str = TRACES,
+) -> int:
     return inserted_id(
         db.table("batches").insert(
             {
@@ -49,14 +64,21 @@ def create(db: Database, *, request_id: int, round_: int, session_id: str, size:
                 "digest": digest,
                 "state": PENDING,
                 "created_at": at,
+                "kind": kind,
             }
         )
     )
 
 
-def for_request(db: Database, request_id: int, state: str | None = None) -> list[Batch]:
-    sql = f"SELECT {_COLUMNS} FROM batches WHERE request_id = ?" + (" AND state = ?" if state else "") + " ORDER BY id"
-    return [Batch(*row) for row in db.execute(sql, [request_id, *([state] if state else [])])]
+def for_request(db: Database, request_id: int, state: str | None = None, *, kind: str | None = None) -> list[Batch]:
+    clauses: list[str] = ["request_id = ?"]
+    params: list[object] = [request_id]
+    for column, value in (("state", state), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    sql = f"SELECT {_COLUMNS} FROM batches WHERE {' AND '.join(clauses)} ORDER BY id"
+    return [Batch(*row) for row in db.execute(sql, params)]
 
 
 def mark_sent(db: Database, batch_id: int, *, status_code: int, response: dict[str, Any], at: str) -> bool:
@@ -69,13 +91,13 @@ def mark_sent(db: Database, batch_id: int, *, status_code: int, response: dict[s
     return cursor.rowcount == 1
 
 
-def counts(db: Database, request_id: int) -> tuple[int, int, int, int]:
-    """(batches, batches sent, items in batches, items in sent batches) for the progress message."""
+def counts(db: Database, request_id: int, kind: str = TRACES) -> tuple[int, int, int, int]:
+    """(batches, batches sent, items in batches, items in sent batches) of the first round, for progress."""
     row = db.execute(
         "SELECT count(*), coalesce(sum(state = 'sent'), 0), coalesce(sum(size), 0), "
         "coalesce(sum(CASE WHEN state = 'sent' THEN size ELSE 0 END), 0) "
-        "FROM batches WHERE request_id = ? AND round = 0",
-        [request_id],
+        "FROM batches WHERE request_id = ? AND round = 0 AND kind = ?",
+        [request_id, kind],
     ).fetchone()
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 

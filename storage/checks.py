@@ -21,6 +21,10 @@ DROPPED = "dropped"
 SCHEDULED = "scheduled"
 MANUAL = "manual"
 
+TRACES = "traces"
+EXAMPLES = "examples"
+BOTH = "both"  # a manual check of a subject purge looks at traces and examples
+
 
 @dataclass(frozen=True)
 class Check:
@@ -39,16 +43,24 @@ class Check:
     checked: int | None
     remaining: int | None
     outcome: str | None
+    target: str
 
 
 _COLUMNS = (
     "id, request_id, seq, kind, due_at, state, requested_by, attempts, last_error, finished_at, checked, remaining, "
-    "outcome"
+    "outcome, target"
 )
 
 
 def schedule(
-    db: Database, *, request_id: int, seq: int, kind: str, due_at: str, requested_by: str | None = None
+    db: Database,
+    *,
+    request_id: int,
+    seq: int,
+    kind: str,
+    due_at: str,
+    target: str = TRACES,
+    requested_by: str | None = None,
 ) -> int:
     return inserted_id(
         db.table("checks").insert(
@@ -58,6 +70,7 @@ def schedule(
                 "kind": kind,
                 "due_at": due_at,
                 "state": PENDING,
+                "target": target,
                 "requested_by": requested_by,
             }
         )
@@ -123,6 +136,16 @@ def for_request(db: Database, request_id: int) -> list[Check]:
         Check(*row)
         for row in db.execute(f"SELECT {_COLUMNS} FROM checks WHERE request_id = ? ORDER BY id", [request_id])
     ]
+
+
+def latest_done(db: Database, request_id: int, target: str) -> Check | None:
+    """The most recent finished check of ``target`` (a manual check of both counts for each)."""
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM checks WHERE request_id = ? AND state = ? AND target IN (?, ?) "
+        "ORDER BY finished_at DESC, id DESC LIMIT 1",
+        [request_id, DONE, target, BOTH],
+    ).fetchone()
+    return Check(*row) if row else None
 
 
 def next_pending(db: Database, request_id: int) -> Check | None:

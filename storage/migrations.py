@@ -144,6 +144,31 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_subject_purges(db: Database) -> None:
+    """Subject purges: items of two kinds (traces, dataset examples), the searched pairs, and
+    checks and batches that say what they are about."""
+    items = db.table("items")
+    items.add_column("kind", str, not_null_default="trace")
+    items.add_column("dataset_id", str)
+    items.add_column("found", str, not_null_default="preview")  # preview | execution
+    items.add_column("as_of", str)  # for examples: the dataset version the example was found in
+    items.create_index(["request_id", "kind", "value"], unique=True, index_name="uq_items_value")
+    batches = db.table("batches")
+    batches.add_column("kind", str, not_null_default="traces")  # traces | examples | metadata
+    batches.transform(not_null={"session_id": False})
+    db.table("checks").add_column("target", str, not_null_default="traces")  # traces | examples
+    requests = db.table("requests")
+    requests.add_column("as_of", str)
+    requests.add_column("watermark", str)  # searches started here; later traces are "new since"
+    db.table("pairs").create(
+        {"request_id": int, "seq": int, "key": str, "value": str},
+        pk=("request_id", "seq"),
+        not_null={"key", "value"},
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

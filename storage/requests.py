@@ -40,6 +40,8 @@ class Request:
     failure: str | None
     claim_owner: str | None
     claim_expires: str | None
+    as_of: str | None
+    watermark: str | None
 
     @property
     def label(self) -> str:

@@ -864,6 +864,12 @@ class FakeLangSmith:
         if rest == "runs/query":
             _allow(method, "POST")
             return 200, self._query_runs(raw_body), {}
+        if rest == "datasets":
+            _allow(method, "GET")
+            return 200, self._list_datasets(query), {}
+        if len(parts) == 3 and parts[0] == "datasets" and parts[2] == "versions":
+            _allow(method, "GET")
+            return 200, self._dataset_versions(parts[1], query), {}
         if rest == "examples":
             _allow(method, "GET")
             return 200, self._list_examples(query), {}
@@ -1145,6 +1151,37 @@ class FakeLangSmith:
         return {k: v for k, v in full.items() if k == "id" or k in fields}
 
     # ---- examples --------------------------------------------------------------------------
+
+    def _list_datasets(self, query: Any) -> list[dict[str, Any]]:
+        """``GET datasets``: every dataset, oldest first, offset-paged (a bare array, like sessions)."""
+        offset, limit = _paging(query)
+        rows = []
+        for did, name in self._datasets.items():
+            members = [e for e in self._examples.values() if e.dataset_id == did]
+            times = [v.at for e in members for v in e.versions]
+            rows.append(
+                {
+                    "id": did,
+                    "name": name,
+                    "tenant_id": self.tenant_id,
+                    "example_count": len(members),
+                    "modified_at": _iso_dt(max(times)) if times else None,
+                }
+            )
+        return rows[offset : offset + limit]
+
+    def _dataset_versions(self, raw_id: str, query: Any) -> list[dict[str, Any]]:
+        """``GET datasets/{id}/versions``: one entry per moment the dataset changed, newest first."""
+        did = _norm_uuid(raw_id)
+        if did is None:
+            raise _invalid(["path", "dataset_id"], "Input should be a valid UUID", "uuid_parsing", raw_id)
+        if did not in self._datasets:
+            raise _Answer(404, {"detail": "Dataset not found"})
+        offset, limit = _paging(query)
+        moments = sorted(
+            {v.at for e in self._examples.values() if e.dataset_id == did for v in e.versions}, reverse=True
+        )
+        return [{"as_of": _iso_dt(moment), "tags": []} for moment in moments[offset : offset + limit]]
 
     def _list_examples(self, query: Any) -> list[dict[str, Any]]:
         """``GET examples``: ``metadata`` is a JSON object matched by containment at ``as_of``."""

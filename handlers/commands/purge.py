@@ -22,6 +22,18 @@ NOT_YET = (
 )
 
 
+def filing_text(request: grammar.Request) -> str:
+    """The ack for a new request: what is being filed, before anything slow happens."""
+    if isinstance(request, grammar.TracesRequest):
+        return (
+            f"Filing a purge of {plural(len(request.trace_ids), 'trace ID', 'trace IDs')} in "
+            f"`{escape(request.project)}`: checking the project with LangSmith…"
+        )
+    what = "traces and dataset examples" if isinstance(request, grammar.MetadataRequest) else "dataset examples"
+    shown = " OR ".join(f"`{escape(key)}={escape(value)}`" for key, value in request.pairs)
+    return f"Filing a subject purge of {what} matching {shown} across the workspace: searching LangSmith…"
+
+
 def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
     def purge_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         handle(ack, command, respond, workflow=workflow, clock=clock)
@@ -50,16 +62,13 @@ def _dispatch(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: 
             ack(text=workflow.status(request_id).text)
         case grammar.ListRequests(state=state):
             ack(text=workflow.list_requests(state).text)
-        case grammar.TracesRequest():
-            provisional = (
-                f"Filing a purge of {plural(len(parsed.trace_ids), 'trace ID', 'trace IDs')} in "
-                f"`{escape(parsed.project)}`: checking the project with LangSmith…"
-            )
+        case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
+            provisional = filing_text(parsed)
             key = f"command:{command.get('trigger_id')}"
             earlier = workflow.claim_interaction(key, provisional)
             ack(text=earlier or provisional)
             if earlier is None:
-                refusal = workflow.file_traces(
+                refusal = workflow.file(
                     parsed, requester=user, channel=channel, trigger_id=str(command.get("trigger_id"))
                 )
                 if refusal is not None:
@@ -77,10 +86,6 @@ def _dispatch(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: 
                 reply = workflow.verify_now(request_id=request_id, user=user)
             workflow.settle_interaction(key, reply.text)
             ack(text=reply.text)
-        case grammar.MetadataRequest():
-            ack(text=NOT_YET.format(kind="metadata"))
-        case grammar.ExamplesRequest():
-            ack(text=NOT_YET.format(kind="examples"))
         case grammar.Report():
             ack(text=NOT_YET.format(kind="report"))
         case grammar.OpenForm():

@@ -20,7 +20,7 @@ import pytest
 from storage.db import StorageUnavailable, Store
 from storage.migrations import migrate
 
-TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions"}
+TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions", "pairs"}
 MIGRATIONS_TABLE = "_sqlite_migrations"
 # <linux/prctl.h>, <linux/capability.h>
 PR_CAPBSET_DROP = 24
@@ -353,3 +353,29 @@ def test_other_sqlite_errors_inside_the_block_stay_what_they_are(store: Store) -
     with pytest.raises(sqlite3.IntegrityError), store.write() as db:
         db.execute("INSERT INTO interactions (key, at, answer) VALUES ('k', NULL, '{}')")
     assert not store.db.conn.in_transaction
+
+
+def test_a_database_of_the_previous_schema_migrates_on_start_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A file written by the first schema (before subject purges) opens under the current one."""
+    from sqlite_utils import Database
+
+    from storage.migrations import migrations
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before="m002_subject_purges")
+    old["requests"].insert({"id": 1, "kind": "traces", "state": "submitted", "requester": "U1", "channel": "C1",
+                            "reason": "DSR-1", "created_at": "2026-11-01", "updated_at": "2026-11-01"})
+    old["batches"].insert({"id": 7, "request_id": 1, "round": 0, "session_id": "s", "size": 1, "digest": "d",
+                           "state": "sent", "created_at": "2026-11-01"})
+    old["items"].insert({"request_id": 1, "seq": 0, "value": "t-1", "session_id": "s", "status": "included",
+                         "batch_id": 7})
+    old.close()
+
+    store = Store(path)
+
+    assert [m.name for m in migrations.applied(store.db)][-1] == "m002_subject_purges"
+    assert store.db.execute("SELECT value, kind, found FROM items").fetchall() == [("t-1", "trace", "preview")]
+    assert store.db.execute("SELECT id, kind, session_id FROM batches").fetchall() == [(7, "traces", "s")]
+    assert store.db.execute("SELECT count(*) FROM pairs").fetchone()[0] == 0
+    store.close()

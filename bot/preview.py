@@ -1,0 +1,166 @@
+"""The previewer: shows approvers what a request will delete, before anyone can approve it.
+
+For trace IDs it asks LangSmith which of them it knows in the project (all of them up to 1,000, a
+random sample of 1,000 beyond that) and leaves out the unknown ones. For a subject purge it
+searches every project and dataset for the pairs and stores what it finds — the set an approval
+covers. Either way the preview is stored with a digest, and the buttons appear only then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import messages
+from bot.clock import parse_utc, utc_iso
+from bot.langsmith import LangSmithRejected, LangSmithUnavailable
+from bot.resolver import Halted, Resolver
+from bot.tasks import ACTOR, TaskContext
+from storage import items, pairs, requests
+from storage.requests import Request
+
+PREVIEW_SAMPLE = 1000  # at most 10 queries of 100 IDs
+SHOWN = 10  # projects or datasets named in a preview
+SAMPLES = 3  # sample IDs named per kind
+WATERMARK_SKEW = timedelta(seconds=60)
+
+
+class Previewer:
+    """Claims one request awaiting its preview at a time and stores the preview."""
+
+    def __init__(self, context: TaskContext, *, progress_interval: float = 3.0) -> None:
+        self._context = context
+        self._halting = threading.Event()
+        self._resolver = Resolver(store=context.store, langsmith=context.langsmith, halted=self._halting.is_set)
+        self._progress_interval = progress_interval
+
+    def halt(self) -> None:
+        """Stop searching (for good): the process is stopping; the request is released to resume later."""
+        self._halting.set()
+
+    def step(self) -> bool:
+        now = utc_iso(self._context.clock.now())
+        request = self._context.claim(
+            "state = 'awaiting_approval' AND preview IS NULL AND (paused_until IS NULL OR paused_until <= ?)", [now]
+        )
+        if request is None:
+            return False
+        unknown: list[str] = []
+        try:
+            if request.kind == "traces":
+                preview, unknown = self._trace_ids(request)
+            else:
+                preview = self._subject(request)
+        except LangSmithUnavailable as error:
+            self._context.pause(request, error, "the preview")
+            return True
+        except Halted:
+            with self._context.store.write() as db:
+                self._context.release(db, request.id)
+            return True
+        except LangSmithRejected as error:
+            preview = {"error": f"LangSmith refused the search ({error.status}: {messages.escape(error.message)})"}
+        self._store(request, preview, unknown)
+        return True
+
+    def _trace_ids(self, request: Request) -> tuple[dict[str, Any], list[str]]:
+        assert request.session_id is not None
+        values = items.values(self._context.store.db, request.id)
+        sample = values if len(values) <= PREVIEW_SAMPLE else random.sample(values, PREVIEW_SAMPLE)
+        known = self._context.langsmith.existing_traces(request.session_id, sample)
+        unknown = [value for value in sample if value not in known]
+        preview = {
+            "total": len(values),
+            "checked": len(sample),
+            "known": len(known),
+            "sampled": len(sample) < len(values),
+            "unknown_ids": unknown,
+            "included": len(values) - len(unknown),
+        }
+        return preview, unknown
+
+    def _subject(self, request: Request) -> dict[str, Any]:
+        """Search the workspace for the pairs, streaming what is found into the request's items."""
+        context = self._context
+        with context.store.write() as db:
+            if request.watermark is None:
+                requests.update(db, request.id, watermark=utc_iso(context.clock.now()))
+            request = requests.get(db, request.id)
+            searched = pairs.of(db, request.id)
+        assert request.as_of is not None and request.watermark is not None
+        last = [0.0]
+
+        def progress(done: int, of: int) -> None:
+            if time.monotonic() - last[0] >= self._progress_interval:
+                last[0] = time.monotonic()
+                found = items.count(context.store.db, request.id, kind=items.TRACE)
+                with context.store.write() as db:
+                    context.renew(db, request.id, context.clock.now())
+                    context.journal(db).refresh_request_message(
+                        request.id, searching=f"searched {done:,} of {of:,} projects, {found:,} traces so far…"
+                    )
+                context.on_change()
+
+        project_names: dict[str, str] = {}
+        if request.kind == "metadata":
+            project_names = self._resolver.traces(request.id, searched, progress=progress)
+        dataset_names = self._resolver.examples(request.id, searched, as_of=parse_utc(request.as_of))
+        db = context.store.db
+        projects = items.per_container(db, request.id, items.TRACE)
+        datasets = items.per_container(db, request.id, items.EXAMPLE)
+        return {
+            "subject": True,
+            "traces": sum(n for _, n in projects),
+            "project_count": len(projects),
+            "projects": [[project_names.get(p, p), n] for p, n in projects[:SHOWN]],
+            "examples": sum(n for _, n in datasets),
+            "dataset_count": len(datasets),
+            "datasets": [[dataset_names.get(d, d), n] for d, n in datasets[:SHOWN]],
+            "sample_traces": items.sample(db, request.id, items.TRACE, SAMPLES),
+            "sample_examples": items.sample(db, request.id, items.EXAMPLE, SAMPLES),
+            "metadata_delete": request.kind == "metadata" and context.settings.purgebot_metadata_delete,
+        }
+
+    def _store(self, request: Request, preview: dict[str, Any], unknown: list[str]) -> None:
+        context = self._context
+        now = context.clock.now()
+        with context.store.write() as db:
+            items.mark(db, request.id, unknown, items.UNKNOWN)
+            items.set_all(db, request.id, from_status=items.REQUESTED, to_status=items.INCLUDED)
+            included = items.digest(db, request.id, items.INCLUDED)
+            digest = hashlib.sha256((included + json.dumps(preview, sort_keys=True)).encode()).hexdigest()
+            requests.update(
+                db,
+                request.id,
+                preview=json.dumps(preview),
+                preview_digest=digest,
+                paused_until=None,
+                item_count=items.count(db, request.id),
+            )
+            counts = {key: value for key, value in preview.items() if isinstance(value, (int, bool))}
+            journal = context.journal(db, now)
+            journal.event(
+                request.id,
+                ACTOR,
+                "previewed",
+                preview_digest=digest,
+                included_digest=included,
+                unknown=len(unknown),
+                **counts,
+            )
+            journal.refresh_request_message(request.id)
+            context.release(db, request.id)
+        context.on_change()
+
+
+def search_again_since(request: Request) -> datetime | None:
+    """Where the incremental search at execution starts: a little before the preview's search began,
+    so a trace that started while the preview searched is not missed (duplicates are ignored)."""
+    if request.watermark is None:
+        return None
+    return parse_utc(request.watermark) - WATERMARK_SKEW

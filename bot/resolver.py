@@ -1,0 +1,107 @@
+"""Finding what a subject purge covers: every trace and dataset example that carries its pairs.
+
+Searches stream into SQLite a page at a time, so memory stays flat however many traces match.
+Pairs are OR-matched, as LangSmith's own metadata delete matches them: a trace goes if any of its
+runs carries any pair; an example goes if its metadata contains any pair (one query per pair,
+since LangSmith reads a multi-key ``metadata`` filter as containment of all of them). Counts are
+read back from SQLite afterwards (``items.per_container``), so nothing is tallied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from bot.clock import utc_iso
+from bot.langsmith import LangSmithClient
+from storage import items
+from storage.db import Store
+from storage.items import Found
+
+PAGE = 1000  # items written per transaction while a search streams
+
+Pairs = Sequence[tuple[str, str]]
+
+
+class Halted(Exception):
+    """The process is stopping; what was found so far is stored and the search resumes later."""
+
+
+class Resolver:
+    """Streams search results for one request into its items."""
+
+    def __init__(self, *, store: Store, langsmith: LangSmithClient, halted: Callable[[], bool] = lambda: False) -> None:
+        self._store = store
+        self._langsmith = langsmith
+        self._halted = halted
+
+    def traces(
+        self,
+        request_id: int,
+        pairs: Pairs,
+        *,
+        since: datetime | None = None,
+        origin: str = items.PREVIEW,
+        status: str = items.REQUESTED,
+        progress: Callable[[int, int], None] = lambda done, of: None,
+    ) -> dict[str, str]:
+        """Search every project for traces in which any run carries any pair; store the new ones.
+
+        Returns the names of the projects searched (by ID), for the preview.
+        """
+        projects = list(self._langsmith.list_projects())
+        for n, project in enumerate(projects, start=1):
+            runs = self._langsmith.find_traces(project.id, dict(pairs), since=since)
+            self._store_stream(
+                request_id,
+                (Found(_trace_id(run), project.id) for run in runs),
+                kind=items.TRACE,
+                origin=origin,
+                status=status,
+            )
+            progress(n, len(projects))
+        return {project.id: project.name for project in projects}
+
+    def examples(
+        self,
+        request_id: int,
+        pairs: Pairs,
+        *,
+        as_of: datetime,
+        status: str = items.REQUESTED,
+    ) -> dict[str, str]:
+        """Search every dataset's examples at ``as_of`` and in each earlier version; returns dataset names."""
+        datasets = {str(d["id"]): str(d.get("name") or d["id"]) for d in self._langsmith.list_datasets()}
+        for key, value in pairs:
+            found = self._langsmith.list_examples(metadata={key: value}, as_of=as_of)
+            self._store_stream(request_id, _examples(found, utc_iso(as_of)), kind=items.EXAMPLE, status=status)
+        for dataset_id in datasets:
+            for moment in self._langsmith.dataset_versions(dataset_id):
+                if moment >= as_of:
+                    continue
+                for key, value in pairs:
+                    found = self._langsmith.list_examples(metadata={key: value}, as_of=moment, dataset_id=dataset_id)
+                    self._store_stream(request_id, _examples(found, utc_iso(moment)), kind=items.EXAMPLE, status=status)
+        return datasets
+
+    def _store_stream(
+        self, request_id: int, found: Iterable[Found], *, kind: str, status: str, origin: str = items.PREVIEW
+    ) -> int:
+        added = 0
+        iterator = iter(found)
+        while page := list(islice(iterator, PAGE)):
+            if self._halted():
+                raise Halted
+            with self._store.write() as db:
+                added += items.add(db, request_id, page, kind=kind, origin=origin, status=status)
+        return added
+
+
+def _trace_id(run: dict[str, Any]) -> str:
+    return str(run.get("trace_id") or run["id"]).lower()
+
+
+def _examples(found: Iterator[dict[str, Any]], as_of: str) -> Iterator[Found]:
+    return (Found(str(example["id"]).lower(), str(example["dataset_id"]).lower(), as_of) for example in found)
