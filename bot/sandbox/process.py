@@ -6,6 +6,10 @@ started again on the same database. :class:`ServeProcess` starts the installed c
 the environment DESIGN.md names — and nothing else of the caller's ``SLACK_*``, ``LANGSMITH_*`` or
 ``PURGEBOT_*`` — waits for ``GET /healthz``, and kills, stops or restarts it. The child's output
 goes to a log file (appended to across restarts) so a failing test can show it.
+
+With ``socket_mode=True`` it runs ``purgebot serve --socket-mode`` with the stand-in's app-level
+token instead of the signing secret; that serves no HTTP, so it is up once the Slack stand-in
+(passed as ``slack``) sees it connect.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from types import TracebackType
 
 import httpx
 
+from bot.sandbox.slack_server import FakeSlack
 from bot.sandbox.world import APPROVER_GROUP, BOB, BOT_TOKEN, LANGSMITH_KEY, NOTIFY_CHANNEL, SIGNING_SECRET
 
 _OWNED_PREFIXES = ("SLACK_", "LANGSMITH_", "PURGEBOT_")
@@ -41,14 +46,23 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve_env(
-    *, db_path: Path, slack_url: str, langsmith_url: str, port: int, extra_env: Mapping[str, str] = {}
+    *,
+    db_path: Path,
+    slack_url: str,
+    langsmith_url: str,
+    port: int,
+    extra_env: Mapping[str, str] = {},
+    app_token: str | None = None,
 ) -> dict[str, str]:
-    """The caller's environment without its SLACK_/LANGSMITH_/PURGEBOT_ variables, plus the sandbox's."""
+    """The caller's environment without its SLACK_/LANGSMITH_/PURGEBOT_ variables, plus the sandbox's.
+
+    With ``app_token`` (Socket Mode) it sets ``SLACK_APP_TOKEN`` and leaves out the signing secret.
+    """
     env = {key: value for key, value in os.environ.items() if not key.upper().startswith(_OWNED_PREFIXES)}
+    env.update({"SLACK_APP_TOKEN": app_token} if app_token else {"SLACK_SIGNING_SECRET": SIGNING_SECRET})
     env.update(
         {
             "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack_url.rstrip("/") + "/api/",
             "LANGSMITH_API_KEY": LANGSMITH_KEY,
             "LANGSMITH_ENDPOINT": langsmith_url,
@@ -75,7 +89,14 @@ class ServeProcess:
         port: int | None = None,
         extra_env: Mapping[str, str] = {},
         log_path: Path | None = None,
+        socket_mode: bool = False,
+        slack: FakeSlack | None = None,
     ) -> None:
+        """``slack`` is the stand-in at ``slack_url``; Socket Mode needs it to see the process connect."""
+        if socket_mode and slack is None:
+            raise ValueError("socket mode serves no HTTP: pass slack= so start() can see the process connect")
+        self.socket_mode = socket_mode
+        self.slack = slack
         self.db_path = Path(db_path)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -85,9 +106,18 @@ class ServeProcess:
             log_path = Path(name)
         self.log_path = Path(log_path)
         self.env = serve_env(
-            db_path=self.db_path, slack_url=slack_url, langsmith_url=langsmith_url, port=self.port, extra_env=extra_env
+            db_path=self.db_path,
+            slack_url=slack_url,
+            langsmith_url=langsmith_url,
+            port=self.port,
+            extra_env=extra_env,
+            app_token=slack.app_token if socket_mode and slack is not None else None,
         )
-        self.command = [str(Path(sys.executable).parent / "purgebot"), "serve"]
+        self.command = [
+            str(Path(sys.executable).parent / "purgebot"),
+            "serve",
+            *(["--socket-mode"] if socket_mode else []),
+        ]
         self._process: subprocess.Popen[bytes] | None = None
         self.pids: list[int] = []  # every process started, oldest first
 
@@ -100,7 +130,11 @@ class ServeProcess:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 20.0) -> str:
-        """Start the server and return its base URL once ``GET /healthz`` answers 200."""
+        """Start the server and return its base URL once ``GET /healthz`` answers 200.
+
+        In Socket Mode: once the stand-in sees a connection opened after this call (the URL is
+        then of no use).
+        """
         if self.running:
             raise ServeProcessError(f"purgebot serve is already running (pid {self.pid})")
         with self.log_path.open("ab") as log:
@@ -116,22 +150,30 @@ class ServeProcess:
             )
         self.pids.append(self._process.pid)
         deadline = time.monotonic() + timeout
+        sockets_before = len(self.slack.socket_connections()) if self.slack is not None else 0
         with httpx.Client(timeout=1.0) as client:
             while True:
                 code = self._process.poll()
                 if code is not None:
                     self._process = None
                     raise ServeProcessError(f"purgebot serve exited with {code} before answering\n{self.log_tail()}")
-                try:
-                    if client.get(f"{self.url}/healthz").status_code == 200:
-                        return self.url
-                except httpx.TransportError:
-                    pass
+                if self._ready(client, sockets_before):
+                    return self.url
                 if time.monotonic() > deadline:
                     self.kill()
-                    problem = f"purgebot serve did not answer /healthz in {timeout:g}s"
+                    awaited = "connect over Socket Mode" if self.socket_mode else "answer /healthz"
+                    problem = f"purgebot serve did not {awaited} in {timeout:g}s"
                     raise ServeProcessError(f"{problem}\n{self.log_tail()}")
                 time.sleep(0.05)
+
+    def _ready(self, client: httpx.Client, sockets_before: int) -> bool:
+        if self.socket_mode:
+            assert self.slack is not None
+            return any(connection.active for connection in self.slack.socket_connections()[sockets_before:])
+        try:
+            return client.get(f"{self.url}/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
 
     def kill(self) -> int | None:
         """SIGKILL: the process gets no chance to clean up. Waits for it (so its pid is gone)."""

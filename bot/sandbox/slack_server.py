@@ -5,6 +5,11 @@ answers with the shapes, errors and limits of the real API (reference/slack.md �
 blanket ``{"ok": true}``: a handler that forgets to invite the bot, posts a block Slack would
 refuse, or reuses a ``trigger_id`` fails here the way it would fail in production.
 
+It also speaks Socket Mode (reference/slack.md §3.5, §5): ``apps.connections.open``, called with
+the app-level token, hands out a one-time ``ws://…/link/?ticket=…`` URL; a client that opens it is
+greeted with ``hello``, and :meth:`FakeSlack.deliver_socket` sends it envelopes and waits for their
+acks.
+
 All state lives in one :class:`FakeSlack` guarded by a lock; :func:`create_app` wraps it in a
 Starlette app (serve it with ``bot.sandbox.serving.serve``). Tests and the demo read the state
 through snapshot accessors and :meth:`FakeSlack.subscribe`.
@@ -19,6 +24,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +35,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 JSON = dict[str, Any]
 
@@ -50,6 +57,10 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_PRIVATE_METADATA = 3000
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
+APP_TOKEN = "xapp-1-A0PURGEBOT-1-sandbox"
+SOCKET_ACK_TIMEOUT_SECONDS = 10.0
+SocketEnvelopeType = Literal["slash_commands", "interactive", "events_api"]
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 _KNOWN_BLOCKS = frozenset(
     {
         "actions", "context", "context_actions", "divider", "file", "header", "image", "input",
@@ -197,6 +208,57 @@ class UploadedFile:
         return self.message_ts is not None
 
 
+@dataclass(frozen=True)
+class SocketConnection:
+    """One Socket Mode WebSocket as the stand-in saw it (a snapshot)."""
+
+    id: str
+    opened_at: float  # time.time()
+    closed_at: float | None
+    close_code: int | None
+    unmatched: tuple[str, ...]  # messages from the app that acked no envelope waiting for one
+
+    @property
+    def active(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class SocketAck:
+    """An envelope sent over Socket Mode and the app's acknowledgement of it."""
+
+    envelope: JSON  # exactly what was sent
+    ack: JSON  # exactly what came back: ``{"envelope_id": ..., "payload": {...}?}``
+    elapsed: float  # seconds from sending the envelope to receiving the ack (Slack waits 3)
+    connection_id: str
+
+    @property
+    def envelope_id(self) -> str:
+        return str(self.envelope["envelope_id"])
+
+    @property
+    def payload(self) -> JSON | None:
+        """The ack's ``payload`` (the answer Slack shows or acts on), None when it carried none."""
+        payload = self.ack.get("payload")
+        return payload if isinstance(payload, dict) else None
+
+
+class SocketModeError(RuntimeError):
+    """A Socket Mode delivery did not get its ack."""
+
+
+class NoSocketConnection(SocketModeError):
+    """No app holds an open Socket Mode connection."""
+
+
+class SocketClosed(SocketModeError):
+    """The connection closed before the app acked the envelope."""
+
+
+class SocketAckTimeout(SocketModeError, TimeoutError):
+    """The app did not ack the envelope in time."""
+
+
 EventKind = Literal[
     "message_posted",
     "message_updated",
@@ -292,6 +354,74 @@ class _Reply(NamedTuple):
     body: JSON
     headers: dict[str, str]
     delay: float
+
+
+class _Socket:
+    """One open Socket Mode WebSocket; everything but the constructor runs on the server's event loop."""
+
+    def __init__(self, websocket: WebSocket, loop: asyncio.AbstractEventLoop) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.websocket = websocket
+        self.loop = loop
+        self.opened_at = time.time()
+        self.closed_at: float | None = None
+        self.close_code: int | None = None
+        self.unmatched: list[str] = []
+        self._waiting: dict[str, asyncio.Future[tuple[JSON, float]]] = {}
+
+    def snapshot(self) -> SocketConnection:
+        return SocketConnection(self.id, self.opened_at, self.closed_at, self.close_code, tuple(self.unmatched))
+
+    async def send(self, message: JSON) -> None:
+        await self.websocket.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def tell(self, message: JSON | None = None, *, close_code: int | None = None) -> bool:
+        """Send ``message`` and/or close; False if the connection was already going away."""
+        try:
+            if message is not None:
+                await self.send(message)
+            if close_code is not None:
+                await self.websocket.close(close_code)
+        except (WebSocketDisconnect, OSError, RuntimeError):  # RuntimeError: Starlette, after a close
+            return False
+        return True
+
+    async def exchange(self, envelope: JSON, timeout: float) -> tuple[JSON, float]:
+        """Send ``envelope`` and wait for the ack with its id: (the ack, seconds it took)."""
+        envelope_id = str(envelope["envelope_id"])
+        waiting: asyncio.Future[tuple[JSON, float]] = self.loop.create_future()
+        self._waiting[envelope_id] = waiting
+        started = time.perf_counter()
+        try:
+            if self.closed_at is not None:
+                raise SocketClosed(f"connection {self.id} is closed")
+            await self.send(envelope)
+            ack, received = await asyncio.wait_for(waiting, timeout)
+        except TimeoutError:  # an OSError too, but no sign of a closed connection
+            raise
+        except (WebSocketDisconnect, OSError) as error:
+            raise SocketClosed(f"connection {self.id} closed while sending {envelope_id}: {error!r}") from None
+        finally:
+            self._waiting.pop(envelope_id, None)
+        return ack, received - started
+
+    def received(self, text: str) -> None:
+        try:
+            message: Any = json.loads(text)
+        except json.JSONDecodeError:
+            message = None
+        envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
+        waiting = self._waiting.get(str(envelope_id)) if envelope_id is not None else None
+        if waiting is None or waiting.done():
+            self.unmatched.append(text)
+        else:
+            waiting.set_result((message, time.perf_counter()))
+
+    def closed(self, code: int | None) -> None:
+        self.closed_at, self.close_code = time.time(), code
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(SocketClosed(f"connection {self.id} closed (code {code}) before the ack"))
 
 
 class _Params:
@@ -432,8 +562,10 @@ class FakeSlack:
         app_id: str = "A0PURGEBOT",
         team_domain: str = "sandbox",
         enforce_post_rate: bool = False,
+        app_token: str = APP_TOKEN,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -455,6 +587,8 @@ class FakeSlack:
         self._calls: list[ApiCall] = []
         self._faults: dict[str, deque[_Fault]] = {}
         self._last_post: dict[str, float] = {}
+        self._socket_tickets: set[str] = set()
+        self._sockets: list[_Socket] = []
         self._listeners: list[Callable[[Event], None]] = []
         self._pending: list[Event] = []
         self._last_ts_micros = 0
@@ -475,6 +609,7 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "apps.connections.open": self._apps_connections_open,
         }
         self.add_user(bot_user_id, "purgebot", real_name="purgebot", is_bot=True)
 
@@ -649,12 +784,117 @@ class FakeSlack:
                 f"{len(self._responses)} response_url posts"
             )
 
+    # ----------------------------------------------------------------- Socket Mode
+
+    def socket_connections(self, *, active: bool = False) -> list[SocketConnection]:
+        """Socket Mode connections in the order they opened (only open ones with ``active``)."""
+        with self._lock:
+            return [s.snapshot() for s in self._sockets if not active or s.closed_at is None]
+
+    def wait_for_socket(self, timeout: float = 5.0) -> SocketConnection:
+        """Wait until an app holds an open Socket Mode connection, and return the newest."""
+
+        def socket_connected(_: FakeSlack) -> bool:
+            return bool(self.socket_connections(active=True))
+
+        self.wait_for(socket_connected, timeout)
+        return self.socket_connections(active=True)[-1]
+
+    def deliver_socket(
+        self,
+        type_: SocketEnvelopeType,
+        payload: Mapping[str, Any],
+        *,
+        accepts_response_payload: bool,
+        timeout: float = SOCKET_ACK_TIMEOUT_SECONDS,
+    ) -> SocketAck:
+        """Send ``payload`` in an envelope over the newest open connection and wait for its ack.
+
+        Raises :class:`NoSocketConnection` when no app is connected, :class:`SocketClosed` when the
+        connection drops first and :class:`SocketAckTimeout` after ``timeout`` seconds without an ack
+        (Slack itself gives up after 3; the measured ``elapsed`` shows how close the app came).
+        Call it from any thread but the server's.
+        """
+        with self._lock:
+            open_sockets = [s for s in self._sockets if s.closed_at is None]
+        if not open_sockets:
+            raise NoSocketConnection(f"no app is connected over Socket Mode; {self.describe()}")
+        connection = open_sockets[-1]
+        envelope: JSON = {
+            "envelope_id": str(uuid.uuid4()),
+            "payload": copy.deepcopy(dict(payload)),
+            "type": type_,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        exchange = asyncio.run_coroutine_threadsafe(connection.exchange(envelope, timeout), connection.loop)
+        try:
+            ack, elapsed = exchange.result(timeout + 5.0)
+        except TimeoutError:
+            exchange.cancel()
+            raise SocketAckTimeout(
+                f"no ack for {type_} envelope {envelope['envelope_id']} within {timeout:g}s"
+            ) from None
+        return SocketAck(envelope, ack, elapsed, connection.id)
+
+    def request_socket_refresh(self, reason: str = "refresh_requested") -> int:
+        """Send every open connection Slack's ``disconnect`` message; returns how many got it.
+
+        A well-behaved client answers by opening a new connection (a fresh
+        ``apps.connections.open``) and closing the old one; the stand-in closes nothing itself.
+        """
+        message: JSON = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-sandbox"}}
+        return self._tell_open_sockets(message)
+
+    def drop_sockets(self, code: int = 1001) -> int:
+        """Close every open connection from Slack's side, as Slack does now and then; returns how many.
+
+        slack_sdk's clients reconnect on their own (with a fresh ``apps.connections.open``).
+        """
+        return self._tell_open_sockets(None, close_code=code)
+
+    def _tell_open_sockets(self, message: JSON | None, *, close_code: int | None = None) -> int:
+        with self._lock:
+            open_sockets = [s for s in self._sockets if s.closed_at is None]
+        told = [
+            asyncio.run_coroutine_threadsafe(s.tell(message, close_code=close_code), s.loop).result(5.0)
+            for s in open_sockets
+        ]
+        return sum(told)
+
+    def _claim_ticket(self, ticket: str) -> bool:
+        """A ``/link/`` ticket opens one connection; an unknown or used one opens none."""
+        with self._lock:
+            if ticket not in self._socket_tickets:
+                return False
+            self._socket_tickets.discard(ticket)
+            return True
+
+    def _socket_hello(self) -> JSON:
+        """What Slack greets a new connection with (counting it among the app's connections)."""
+        with self._lock:
+            count = 1 + sum(1 for s in self._sockets if s.closed_at is None)
+        return {
+            "type": "hello",
+            "num_connections": count,
+            "debug_info": {"host": "applink-sandbox", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": self.app_id},
+        }
+
+    def _socket_opened(self, connection: _Socket) -> None:
+        """Greeted: from now on envelopes may be sent over it."""
+        with self._lock:
+            self._sockets.append(connection)
+
+    def _socket_closed(self, connection: _Socket, code: int | None) -> None:
+        with self._lock:
+            connection.closed(code)
+
     # ----------------------------------------------------------------- HTTP entry points
 
     def _handle(self, method: str, raw: Mapping[str, Any], token: str | None, base_url: str) -> _Reply:
         """Answer one Web API call; the caller sleeps ``delay`` before sending the answer."""
         params = {k: v for k, v in raw.items() if k != "token"}
-        auth_ok = token == self.bot_token
+        auth_ok = token == (self.app_token if method in _APP_TOKEN_METHODS else self.bot_token)
         headers: dict[str, str] = {}
         with self._lock:
             queue = self._faults.get(method)
@@ -679,8 +919,11 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
-            return 200, {"ok": False, "error": "invalid_auth"}
+        wanted = self.app_token if method in _APP_TOKEN_METHODS else self.bot_token
+        if token != wanted:
+            # A real token of the wrong kind (bot for app-level or the reverse) is told so.
+            known = token in (self.bot_token, self.app_token)
+            return 200, {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
         if method == "chat.postMessage" and self.enforce_post_rate and self._post_too_soon(params.text("channel")):
             headers["Retry-After"] = "1"
             return 429, {"ok": False, "error": "ratelimited"}
@@ -1223,6 +1466,13 @@ class FakeSlack:
                 upload.message_ts = message.ts
         return {"files": files}
 
+    def _apps_connections_open(self, params: _Params) -> JSON:
+        ticket = str(uuid.uuid4())
+        self._socket_tickets.add(ticket)
+        scheme, _, rest = params.base_url.partition("://")
+        ws_scheme = "wss" if scheme == "https" else "ws"
+        return {"url": f"{ws_scheme}://{rest}/link/?ticket={ticket}&app_id={self.app_id}"}
+
     def _file_json(self, upload: _File) -> JSON:
         size = len(upload.content or b"")
         return {
@@ -1261,7 +1511,8 @@ async def _read_params(request: Request) -> dict[str, Any]:
 
 
 def create_app(state: FakeSlack) -> Starlette:
-    """The HTTP face of ``state``: ``/api/<method>``, ``/response/<id>`` and ``/upload/<file_id>``."""
+    """The HTTP face of ``state``: ``/api/<method>``, ``/response/<id>``, ``/upload/<file_id>``, and the
+    Socket Mode WebSocket at ``/link/?ticket=…``."""
 
     async def api(request: Request) -> Response:
         params = await _read_params(request)
@@ -1289,11 +1540,37 @@ def create_app(state: FakeSlack) -> Starlette:
         status, answer = await run_in_threadpool(state._receive_upload, request.path_params["file_id"], content)
         return PlainTextResponse(answer, status_code=status)
 
+    async def link(websocket: WebSocket) -> None:
+        if not state._claim_ticket(websocket.query_params.get("ticket", "")):
+            await websocket.close(code=1008)  # before accepting: the handshake is answered 403
+            return
+        await websocket.accept()
+        connection = _Socket(websocket, asyncio.get_running_loop())
+        code: int | None = None
+        try:
+            await connection.send(state._socket_hello())
+            state._socket_opened(connection)
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    code = message.get("code")
+                    break
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    text = message["bytes"].decode("utf-8", "replace")
+                if text is not None:
+                    connection.received(text)
+        except (WebSocketDisconnect, OSError) as error:
+            code = getattr(error, "code", None)
+        finally:
+            state._socket_closed(connection, code)
+
     return Starlette(
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
             Route("/response/{response_id}", response_url, methods=["POST"]),
             Route("/upload/{file_id}", upload, methods=["POST"]),
+            WebSocketRoute("/link/", link),
         ]
     )
 

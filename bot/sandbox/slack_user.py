@@ -1,11 +1,18 @@
 """People in the sandbox workspace: Slack delivering their commands, clicks and form submissions.
 
 The app under test must see exactly what Slack would send it — the same form fields and JSON
-payloads (reference/slack.md §3), signed with the signing secret, over real HTTP — so the
-signature check, the 3-second ack and the payload parsing are exercised as in production. Each
-delivery also tells the :class:`~bot.sandbox.slack_server.FakeSlack` about the ``trigger_id`` and
-``response_url`` it carries, so ``views.open`` and ``respond()`` behave as they would on Slack and
-their output is attributed to the right person and channel.
+payloads (reference/slack.md §3) — so the payload parsing and the 3-second ack are exercised as in
+production. :class:`Delivery` builds those payloads once; how they travel is up to its two kinds:
+
+- :class:`SlackDelivery` POSTs them to the app's ``/slack/events``, signed with the signing
+  secret, so the signature check runs too (HTTP mode);
+- :class:`SocketDelivery` hands them to the :class:`~bot.sandbox.slack_server.FakeSlack` to send
+  as envelopes over the app's Socket Mode connection, and waits for the ack (§3.5).
+
+Each delivery also tells the stand-in about the ``trigger_id`` and ``response_url`` it carries, so
+``views.open`` and ``respond()`` behave as they would on Slack and their output is attributed to the
+right person and channel. :class:`Person` (``SlackUser``/``SocketUser``) is one person acting
+through either.
 """
 
 from __future__ import annotations
@@ -16,26 +23,34 @@ import json
 import secrets
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.slack_server import Ephemeral, FakeSlack, Message, View
+from bot.sandbox.slack_server import SOCKET_ACK_TIMEOUT_SECONDS, Ephemeral, FakeSlack, Message, SocketAck, View
 
 JSON = dict[str, Any]
 
 # Slack still sends its deprecated verification token; bolt ignores it unless configured to check it.
 LEGACY_VERIFICATION_TOKEN = "sandbox-verification-token"
 DELIVERY_TIMEOUT_SECONDS = 10.0
+# Interactive payloads whose ack may carry an answer Slack acts on (response_action, options).
+_ANSWERABLE_INTERACTIONS = frozenset({"view_submission", "block_suggestion"})
 
 
 @dataclass(frozen=True)
 class Delivered:
-    """Our app's answer to one delivery, and what the delivery carried."""
+    """Our app's answer to one delivery, and what the delivery carried.
+
+    Over HTTP ``status``, ``body`` and ``content_type`` are the response's. Over Socket Mode there
+    is no response, only the ack: ``status`` is 200 once it arrived, ``body`` is its ``payload`` as
+    JSON ("" when it had none) and ``request_body`` the envelope. :attr:`text` reads both alike.
+    """
 
     status: int
     body: str
@@ -43,10 +58,22 @@ class Delivered:
     elapsed: float  # seconds from sending to the full answer (Slack gives up after 3)
     trigger_id: str | None
     response_url: str | None = None
-    request_body: str = ""  # what was sent, so a test can replay it (see SlackDelivery.replay)
+    request_body: str = ""  # what was sent, so a test can replay it (see Delivery.replay)
+    transport: Literal["http", "socket"] = "http"
+    envelope_id: str | None = None  # Socket Mode only
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        """What the person is shown from the ack: a JSON answer's ``text``, else the body itself."""
+        if self.content_type.startswith("application/json"):
+            answer = self.json()
+            text = answer.get("text") if isinstance(answer, dict) else None
+            if isinstance(text, str):
+                return text
+        return self.body
 
 
 def _iter_buttons(blocks: list[JSON]) -> Iterator[tuple[str | None, JSON]]:
@@ -63,31 +90,23 @@ def _button_label(button: JSON) -> str:
     return str(text.get("text", "")) if isinstance(text, dict) else ""
 
 
-class SlackDelivery:
-    """Delivers Slack payloads to our app's /slack/events over HTTP, signed like Slack signs them."""
+class Delivery(ABC):
+    """What people do, as the payloads Slack would send for it; subclasses carry them to the app."""
 
     def __init__(
         self,
         *,
-        app_url: str,
-        signing_secret: str,
         slack: FakeSlack,
         slack_url: str,
         team_id: str = "T0SANDBOX",
         api_app_id: str = "A0PURGEBOT",
     ) -> None:
-        """``app_url`` is the app's request URL; a bare ``http://host:port`` gets ``/slack/events``."""
-        path = urlsplit(app_url).path
-        self.events_url = app_url if path not in ("", "/") else app_url.rstrip("/") + "/slack/events"
+        """``slack_url`` is where the stand-in is served (its ``response_url``s live there)."""
         self.slack = slack
         self.slack_url = slack_url.rstrip("/")
         self.team_id = team_id
         self.api_app_id = api_app_id
-        self._verifier = SignatureVerifier(signing_secret)
         self._lock = threading.Lock()
-        # One pooled client: a fresh httpx.post per delivery builds a TLS context each time (~40 ms),
-        # which would swamp the ack latency being measured.
-        self._http = httpx.Client(timeout=DELIVERY_TIMEOUT_SECONDS)
         self._sequence = itertools.count(1)
         self._last_action_micros = 0
 
@@ -122,7 +141,7 @@ class SlackDelivery:
             "response_url": response_url,
             "trigger_id": trigger,
         }
-        return self._deliver(urlencode(fields), trigger_id=trigger, response_url=response_url)
+        return self._send_command(fields, trigger_id=trigger, response_url=response_url)
 
     def click(
         self,
@@ -186,7 +205,7 @@ class SlackDelivery:
             "response_url": response_url,
             "actions": [action],
         }
-        return self._deliver(self._interactive_body(payload), trigger_id=trigger, response_url=response_url)
+        return self._send_interactive(payload, trigger_id=trigger, response_url=response_url)
 
     def submit_view(self, *, user_id: str, view: Mapping[str, Any], values: Mapping[str, Any]) -> Delivered:
         """A modal's Submit button: a view_submission payload (§3.4).
@@ -213,61 +232,23 @@ class SlackDelivery:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        return self._deliver(self._interactive_body(payload), trigger_id=trigger, response_url=None)
+        return self._send_interactive(payload, trigger_id=trigger, response_url=None)
 
+    @abstractmethod
     def replay(self, delivered: Delivered) -> Delivered:
-        """Send an earlier delivery's body again, freshly signed: a retried or replayed request."""
-        return self._deliver(
-            delivered.request_body, trigger_id=delivered.trigger_id, response_url=delivered.response_url
-        )
+        """Send an earlier delivery's payload again: a retried or replayed request."""
 
-    def post_raw(self, body: bytes | str, *, headers: Mapping[str, str]) -> Delivered:
-        """POST exactly ``body`` with exactly ``headers``: for forged and stale signatures."""
-        raw = body.encode() if isinstance(body, str) else body
-        started = time.perf_counter()
-        response = self._http.post(self.events_url, content=raw, headers=dict(headers))
-        return Delivered(
-            status=response.status_code,
-            body=response.text,
-            content_type=response.headers.get("content-type", ""),
-            elapsed=time.perf_counter() - started,
-            trigger_id=None,
-            request_body=raw.decode("utf-8", "replace"),
-        )
+    # ----------------------------------------------------------------- transport
 
-    def close(self) -> None:
-        self._http.close()
+    @abstractmethod
+    def _send_command(self, fields: dict[str, str], *, trigger_id: str, response_url: str) -> Delivered:
+        """Deliver a slash command's fields."""
 
-    def signed_headers(self, body: str, *, timestamp: int | None = None) -> dict[str, str]:
-        """Slack's request headers for ``body``: ``v0=HMAC-SHA256(secret, "v0:{ts}:{body}")``."""
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = self._verifier.generate_signature(timestamp=ts, body=body)
-        if signature is None:  # slack_sdk returns None only without a secret, which __init__ refuses
-            raise RuntimeError("SignatureVerifier produced no signature")
-        return {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature,
-        }
+    @abstractmethod
+    def _send_interactive(self, payload: JSON, *, trigger_id: str, response_url: str | None) -> Delivered:
+        """Deliver an interactivity payload (block_actions, view_submission, ...)."""
 
-    # ----------------------------------------------------------------- helpers
-
-    def _deliver(self, body: str, *, trigger_id: str | None, response_url: str | None) -> Delivered:
-        delivered = self.post_raw(body, headers=self.signed_headers(body))
-        return Delivered(
-            status=delivered.status,
-            body=delivered.body,
-            content_type=delivered.content_type,
-            elapsed=delivered.elapsed,
-            trigger_id=trigger_id,
-            response_url=response_url,
-            request_body=body,
-        )
-
-    @staticmethod
-    def _interactive_body(payload: JSON) -> str:
-        """Interactivity arrives as one form field, ``payload``, holding URL-encoded JSON."""
-        return "payload=" + quote(json.dumps(payload, separators=(",", ":")))
+    # ----------------------------------------------------------------- payload helpers
 
     def _new_trigger_id(self) -> str:
         """``<digits>.<digits>.<hex>``, unique, like Slack's."""
@@ -360,14 +341,171 @@ class SlackDelivery:
         return state
 
 
-class SlackUser:
-    """One person in the sandbox workspace, doing what a person does: type, click a label, submit.
+class SlackDelivery(Delivery):
+    """Delivers Slack payloads to our app's /slack/events over HTTP, signed like Slack signs them."""
 
-    A thin layer over :class:`SlackDelivery` for the demo and end-to-end tests, which read better
-    as "alice files, bob clicks Approve" than as payload fields.
+    def __init__(
+        self,
+        *,
+        app_url: str,
+        signing_secret: str,
+        slack: FakeSlack,
+        slack_url: str,
+        team_id: str = "T0SANDBOX",
+        api_app_id: str = "A0PURGEBOT",
+    ) -> None:
+        """``app_url`` is the app's request URL; a bare ``http://host:port`` gets ``/slack/events``."""
+        super().__init__(slack=slack, slack_url=slack_url, team_id=team_id, api_app_id=api_app_id)
+        path = urlsplit(app_url).path
+        self.events_url = app_url if path not in ("", "/") else app_url.rstrip("/") + "/slack/events"
+        self._verifier = SignatureVerifier(signing_secret)
+        # One pooled client: a fresh httpx.post per delivery builds a TLS context each time (~40 ms),
+        # which would swamp the ack latency being measured.
+        self._http = httpx.Client(timeout=DELIVERY_TIMEOUT_SECONDS)
+
+    def replay(self, delivered: Delivered) -> Delivered:
+        """Send an earlier delivery's body again, freshly signed: a retried or replayed request."""
+        return self._deliver(
+            delivered.request_body, trigger_id=delivered.trigger_id, response_url=delivered.response_url
+        )
+
+    def post_raw(self, body: bytes | str, *, headers: Mapping[str, str]) -> Delivered:
+        """POST exactly ``body`` with exactly ``headers``: for forged and stale signatures."""
+        raw = body.encode() if isinstance(body, str) else body
+        started = time.perf_counter()
+        response = self._http.post(self.events_url, content=raw, headers=dict(headers))
+        return Delivered(
+            status=response.status_code,
+            body=response.text,
+            content_type=response.headers.get("content-type", ""),
+            elapsed=time.perf_counter() - started,
+            trigger_id=None,
+            request_body=raw.decode("utf-8", "replace"),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def signed_headers(self, body: str, *, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's request headers for ``body``: ``v0=HMAC-SHA256(secret, "v0:{ts}:{body}")``."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._verifier.generate_signature(timestamp=ts, body=body)
+        if signature is None:  # slack_sdk returns None only without a secret, which __init__ refuses
+            raise RuntimeError("SignatureVerifier produced no signature")
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+        }
+
+    # ----------------------------------------------------------------- transport
+
+    def _send_command(self, fields: dict[str, str], *, trigger_id: str, response_url: str) -> Delivered:
+        return self._deliver(urlencode(fields), trigger_id=trigger_id, response_url=response_url)
+
+    def _send_interactive(self, payload: JSON, *, trigger_id: str, response_url: str | None) -> Delivered:
+        return self._deliver(self._interactive_body(payload), trigger_id=trigger_id, response_url=response_url)
+
+    def _deliver(self, body: str, *, trigger_id: str | None, response_url: str | None) -> Delivered:
+        delivered = self.post_raw(body, headers=self.signed_headers(body))
+        return Delivered(
+            status=delivered.status,
+            body=delivered.body,
+            content_type=delivered.content_type,
+            elapsed=delivered.elapsed,
+            trigger_id=trigger_id,
+            response_url=response_url,
+            request_body=body,
+        )
+
+    @staticmethod
+    def _interactive_body(payload: JSON) -> str:
+        """Interactivity arrives as one form field, ``payload``, holding URL-encoded JSON."""
+        return "payload=" + quote(json.dumps(payload, separators=(",", ":")))
+
+
+class SocketDelivery(Delivery):
+    """Delivers the same payloads as envelopes over the app's Socket Mode connection to ``slack``.
+
+    The app must be connected (see :meth:`FakeSlack.wait_for_socket`); each call waits for the ack
+    and raises :class:`~bot.sandbox.slack_server.SocketModeError` if none comes.
     """
 
-    def __init__(self, delivery: SlackDelivery, user_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        slack: FakeSlack,
+        slack_url: str,
+        team_id: str = "T0SANDBOX",
+        api_app_id: str = "A0PURGEBOT",
+        ack_timeout: float = SOCKET_ACK_TIMEOUT_SECONDS,
+    ) -> None:
+        super().__init__(slack=slack, slack_url=slack_url, team_id=team_id, api_app_id=api_app_id)
+        self.ack_timeout = ack_timeout
+
+    def replay(self, delivered: Delivered) -> Delivered:
+        """Send an earlier delivery's payload again in a new envelope."""
+        envelope = json.loads(delivered.request_body)
+        return self._envelope(
+            envelope["type"],
+            envelope["payload"],
+            accepts_response_payload=bool(envelope["accepts_response_payload"]),
+            trigger_id=delivered.trigger_id,
+            response_url=delivered.response_url,
+        )
+
+    def _send_command(self, fields: dict[str, str], *, trigger_id: str, response_url: str) -> Delivered:
+        return self._envelope(
+            "slash_commands", fields, accepts_response_payload=True, trigger_id=trigger_id, response_url=response_url
+        )
+
+    def _send_interactive(self, payload: JSON, *, trigger_id: str, response_url: str | None) -> Delivered:
+        return self._envelope(
+            "interactive",
+            payload,
+            accepts_response_payload=payload.get("type") in _ANSWERABLE_INTERACTIONS,
+            trigger_id=trigger_id,
+            response_url=response_url,
+        )
+
+    def _envelope(
+        self,
+        type_: Literal["slash_commands", "interactive"],
+        payload: Mapping[str, Any],
+        *,
+        accepts_response_payload: bool,
+        trigger_id: str | None,
+        response_url: str | None,
+    ) -> Delivered:
+        acked: SocketAck = self.slack.deliver_socket(
+            type_, payload, accepts_response_payload=accepts_response_payload, timeout=self.ack_timeout
+        )
+        answer = acked.payload
+        return Delivered(
+            status=200,
+            body="" if answer is None else json.dumps(answer, ensure_ascii=False),
+            content_type="" if answer is None else "application/json",
+            elapsed=acked.elapsed,
+            trigger_id=trigger_id,
+            response_url=response_url,
+            request_body=json.dumps(acked.envelope, ensure_ascii=False),
+            transport="socket",
+            envelope_id=acked.envelope_id,
+        )
+
+
+D = TypeVar("D", bound=Delivery)
+
+
+class Person(Generic[D]):
+    """One person in the sandbox workspace, doing what a person does: type, click a label, submit.
+
+    A thin layer over a :class:`Delivery` for the demo and end-to-end tests, which read better
+    as "alice files, bob clicks Approve" than as payload fields. The same person can act over HTTP
+    (``SlackUser(slack_delivery, ...)``) or Socket Mode (``SocketUser(socket_delivery, ...)``).
+    """
+
+    def __init__(self, delivery: D, user_id: str) -> None:
         self.delivery = delivery
         self.user_id = user_id
 
@@ -399,3 +537,8 @@ class SlackUser:
     def ephemerals(self) -> list[Ephemeral]:
         """What only this person was shown (``chat.postEphemeral`` and ephemeral ``respond()``)."""
         return self.delivery.slack.ephemerals(self.user_id)
+
+
+# The person reached over signed HTTP (what World and the demo use), and over Socket Mode.
+SlackUser = Person[SlackDelivery]
+SocketUser = Person[SocketDelivery]
