@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import httpx
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -114,6 +115,7 @@ class PurgeBot:
             self._bolt = App(
                 client=self.slack,
                 signing_secret=secret.get_secret_value() if secret else None,
+                logger=_bolt_logger(),
                 listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
                 process_before_response=False,
             )
@@ -180,6 +182,25 @@ class PurgeBot:
         if not info.get("is_member"):
             return f"not a member of notify channel {channel}: invite @purgebot there"
         return None
+
+
+def _bolt_logger() -> logging.Logger:
+    """Bolt's logger, without its warning that ``SLACK_BOT_TOKEN`` is unused: Bolt reads that variable
+    itself although the token reaches it inside ``client``, and the warning would mislead an operator."""
+    bolt_log = logging.getLogger("slack_bolt.App")
+    skipped = warning_client_prioritized_and_token_skipped()
+    if not any(isinstance(f, _DropMessage) and f.message == skipped for f in bolt_log.filters):
+        bolt_log.addFilter(_DropMessage(skipped))
+    return bolt_log
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.message
 
 
 def _owner_is_dead(owner: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 
 from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
@@ -87,7 +88,10 @@ def serve(
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             assert settings.slack_app_token is not None
-            SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+            try:
+                SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+            except SlackApiError as error:
+                raise _fail(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({error.response.get('error')})") from None
         else:
             import uvicorn
 

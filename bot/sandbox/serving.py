@@ -27,7 +27,8 @@ def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0, start_timeout: fl
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    # WebSockets through wsproto, pinned: with `websockets` installed uvicorn would switch to it.
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws="wsproto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
