@@ -1,4 +1,4 @@
-"""The ``purgebot`` command: serve, demo, verify, audit verify.
+"""The ``purgebot`` command: serve, demo, verify, report, audit verify.
 
 Exit codes follow DESIGN.md: ``verify`` 0 verified / 2 items remain / 1 error; ``audit verify``
 0 intact / 1 broken. A settings problem is one line on stderr and exit 1.
@@ -10,6 +10,7 @@ import logging
 import re
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -144,6 +145,30 @@ def verify(request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-
         raise _fail("LangSmith could not be reached; the check stays queued for the running bot")
     typer.echo(f"PURGE-{number}: {result.state}: {result.remaining:,} of {result.checked:,} traces remain")
     raise typer.Exit(0 if result.remaining == 0 else 2)
+
+
+@app.command()
+def report(
+    request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-7.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the two files.")] = Path("."),
+) -> None:
+    """Write the evidence report (JSON and Markdown) into --out and print their paths."""
+    from bot import report as evidence
+    from bot.clock import SystemClock
+    from storage.db import NotFound, StorageError, Store
+
+    number = _request_number(request)
+    settings = _settings("report")
+    if not settings.purgebot_db.exists():
+        raise _fail(f"no database at {settings.purgebot_db}")
+    try:
+        store = Store(settings.purgebot_db)
+        paths = evidence.write(store.db, number, out, now=SystemClock().now(), tz=settings.purgebot_timezone)
+        store.close()
+    except (NotFound, StorageError, OSError) as error:
+        raise _fail(str(error)) from None
+    for path in paths:
+        typer.echo(str(path))
 
 
 @audit_app.command("verify")

@@ -72,6 +72,7 @@ class Store:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA secure_delete = ON")  # overwritten values do not linger in free pages
         except sqlite3.Error as error:
             conn.close()
             raise _translate(error, self.path) from None
@@ -123,6 +124,13 @@ class Store:
             yield db
         finally:
             db.conn.rollback()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file and empty it, so replaced bytes leave the WAL too."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from None
 
     def close(self) -> None:
         """Close every connection any thread opened."""

@@ -84,6 +84,14 @@ def for_request(db: Database, request_id: int) -> list[Event]:
     return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
 
 
+def recorded(db: Database, request_id: int, kind: str) -> bool:
+    """Whether the request already has an event of ``kind`` (things that happen once look here)."""
+    return (
+        db.execute("SELECT 1 FROM events WHERE request_id = ? AND kind = ? LIMIT 1", [request_id, kind]).fetchone()
+        is not None
+    )
+
+
 def verify_chain(db: Database) -> ChainCheck:
     """Recompute every link; report the first event whose content or position does not fit."""
     prev, expected_seq, head_seq = GENESIS, 1, 0

@@ -169,6 +169,12 @@ def m002_subject_purges(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_minimisation(db: Database) -> None:
+    """When a request's raw subject values were replaced with keyed hashes."""
+    db.table("requests").add_column("minimised_at", str)
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

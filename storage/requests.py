@@ -42,6 +42,7 @@ class Request:
     claim_expires: str | None
     as_of: str | None
     watermark: str | None
+    minimised_at: str | None
 
     @property
     def label(self) -> str:

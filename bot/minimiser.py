@@ -1,0 +1,71 @@
+"""Data minimisation: purgebot's own database holds personal data (subject values, trace IDs).
+
+``PURGEBOT_EVIDENCE_RETENTION_DAYS`` after a request ended (verified, rejected, cancelled,
+expired), its raw values are replaced with HMAC-SHA256 keyed by ``PURGEBOT_HMAC_KEY``: the same
+value always maps to the same hash, so an auditor holding the key can still confirm "was user 123
+in PURGE-7?", while the file alone no longer says. Without the key, minimisation refuses to run
+and says so in the log, once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import timedelta
+
+from bot.clock import utc_iso
+from bot.states import State
+from bot.tasks import ACTOR, TaskContext
+from storage import minimise
+
+log = logging.getLogger(__name__)
+
+ENDED = [State.VERIFIED.value, State.REJECTED.value, State.CANCELLED.value, State.EXPIRED.value]
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    return "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+class Minimiser:
+    """Minimises every request whose retention ran out."""
+
+    def __init__(self, context: TaskContext) -> None:
+        self._context = context
+        self._warned = False
+
+    def run(self) -> int:
+        settings = self._context.settings
+        now = self._context.clock.now()
+        cutoff = utc_iso(now - timedelta(days=settings.purgebot_evidence_retention_days))
+        with self._context.store.read_snapshot() as db:
+            due = minimise.due(db, ended_states=ENDED, ended_before=cutoff)
+        if not due:
+            return 0
+        if settings.purgebot_hmac_key is None or not settings.purgebot_hmac_key.get_secret_value():
+            if not self._warned:
+                log.warning(
+                    "not minimising %d requests past retention: PURGEBOT_HMAC_KEY is not set",
+                    len(due),
+                    extra={"requests": [f"PURGE-{n}" for n in due]},
+                )
+                self._warned = True
+            return 0
+        key = settings.purgebot_hmac_key.get_secret_value().encode()
+        for request_id in due:
+            with self._context.store.write() as db:
+                count_items, count_pairs = minimise.minimise(
+                    db, request_id, lambda v: keyed_hash(key, v), at=utc_iso(now)
+                )
+                self._context.journal(db, now).event(
+                    request_id,
+                    ACTOR,
+                    "minimised",
+                    items=count_items,
+                    pairs=count_pairs,
+                    retention_days=settings.purgebot_evidence_retention_days,
+                )
+        self._context.store.checkpoint()
+        log.info("minimised requests past retention", extra={"requests": len(due)})
+        return len(due)

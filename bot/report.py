@@ -1,0 +1,202 @@
+"""The evidence report of one request: a complete JSON file and a one-page Markdown file.
+
+Built only from what purgebot stored — the request, its events, batches and checks — so every
+number equals the database's. It names the request, ticket, people, times, counts and digests;
+it never holds raw subject values (metadata values, e-mail addresses) or trace IDs, so it can go
+to an auditor or into a ticket as it is. The event chain's head at the time of the report is
+printed in it: ``purgebot audit verify --expect SEQ:HASH`` later proves the log still holds it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from bot import messages
+from bot.clock import parse_utc, utc_iso
+from storage import batches, checks, events, items, requests
+
+FORMAT_VERSION = 1
+ATTACHMENTS_NOTE = (
+    "Hard-deleted examples read back with inputs, outputs and metadata empty. LangSmith deletes "
+    "attachment files within 7 days; that is LangSmith's promise, not something purgebot can observe."
+)
+
+
+def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
+    """The complete, machine-readable evidence of one request."""
+    request = requests.get(db, request_id)
+    history = events.for_request(db, request_id)
+    chain = events.verify_chain(db)
+    approval = next((e for e in history if e.kind in ("approved", "rejected", "cancelled", "expired")), None)
+    previewed = next((e for e in history if e.kind == "previewed"), None)
+    return {
+        "format": FORMAT_VERSION,
+        "generated_at": utc_iso(now),
+        "request": {
+            "id": request.label,
+            "kind": request.kind,
+            "state": request.state,
+            "requested_by": request.requester,
+            "channel": request.channel,
+            "reason": request.reason,
+            "ticket": request.ticket,
+            "filed_at": request.created_at,
+            "due_date": request.due_date,
+            "project": request.project,
+            "project_id": request.session_id,
+            "examples_as_of": request.as_of,
+            "submitted_at": request.submitted_at,
+            "failure": request.failure,
+        },
+        "decision": None
+        if approval is None
+        else {
+            "outcome": approval.kind,
+            "by": approval.actor,
+            "at": approval.at,
+            "preview_digest": approval.data.get("preview_digest"),
+        },
+        "preview": None if previewed is None else {"at": previewed.at, **previewed.data},
+        "approved_set": {
+            "traces": items.count(db, request_id, items.INCLUDED, kind=items.TRACE),
+            "examples": items.count(db, request_id, items.INCLUDED, kind=items.EXAMPLE),
+            "found_after_preview": items.count(db, request_id, items.INCLUDED, origin=items.EXECUTION),
+            "left_out_as_unknown": items.count(db, request_id, items.UNKNOWN),
+            # as approved: after minimisation the stored values are keyed hashes, so recomputing would differ
+            "digest": (previewed.data.get("included_digest") if previewed else None)
+            or items.digest(db, request_id, items.INCLUDED),
+        },
+        "batches": [
+            {
+                "id": b.id,
+                "kind": b.kind,
+                "round": b.round,
+                "project_id": b.session_id,
+                "size": b.size,
+                "digest": b.digest,
+                "state": b.state,
+                "created_at": b.created_at,
+                "sent_at": b.sent_at,
+                "langsmith_status": b.status_code,
+                "langsmith_answer": json.loads(b.response) if b.response else None,
+            }
+            for b in batches.for_request(db, request_id)
+        ],
+        "checks": [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "target": c.target,
+                "due_at": c.due_at,
+                "state": c.state,
+                "finished_at": c.finished_at,
+                "checked": c.checked,
+                "remaining": c.remaining,
+                "outcome": c.outcome,
+            }
+            for c in checks.for_request(db, request_id)
+        ],
+        "events": [
+            {"seq": e.seq, "at": e.at, "actor": e.actor, "kind": e.kind, "data": e.data, "hash": e.hash}
+            for e in history
+        ],
+        "chain": {
+            "intact": chain.intact,
+            "head": f"{chain.head_seq}:{chain.head_hash}",
+            "first_bad_event": chain.first_bad,
+        },
+        "notes": [ATTACHMENTS_NOTE] if items.count(db, request_id, items.INCLUDED, kind=items.EXAMPLE) else [],
+    }
+
+
+def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
+    """One page a person reads: who asked, who approved, what went out, what the checks found."""
+    request, decision = report["request"], report["decision"]
+
+    def when(text: str | None) -> str:
+        return messages.when(parse_utc(text), tz) if text else "—"
+
+    sent = [b for b in report["batches"] if b["state"] == batches.SENT]
+    lines = [
+        f"# Evidence: {request['id']}",
+        "",
+        f"Generated {when(report['generated_at'])} by purgebot. Event chain head at that time: "
+        f"`{report['chain']['head']}` ({'intact' if report['chain']['intact'] else 'BROKEN'}).",
+        "",
+        "## Request",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Request | {request['id']} ({request['kind']}) — now **{request['state']}** |",
+        f"| Requested by | Slack user {request['requested_by']}, {when(request['filed_at'])} |",
+        f"| Reason | {_cell(request['reason'])} |",
+        f"| Ticket | {_cell(request['ticket'] or '—')} |",
+        f"| Due | {request['due_date'] or '—'} |",
+    ]
+    if request["project"]:
+        lines.append(f"| Project | {_cell(request['project'])} ({request['project_id']}) |")
+    if decision:
+        lines.append(f"| Decision | {decision['outcome']} by Slack user {decision['by']}, {when(decision['at'])} |")
+    approved = report["approved_set"]
+    lines += [
+        "",
+        "## What the approval covered",
+        "",
+        f"{approved['traces']:,} traces and {approved['examples']:,} dataset examples "
+        f"({approved['found_after_preview']:,} traces found after the preview, as the approval states; "
+        f"{approved['left_out_as_unknown']:,} IDs left out as unknown to LangSmith). "
+        f"SHA-256 of the set: `{approved['digest']}`.",
+        "",
+        "## What was sent to LangSmith",
+        "",
+        f"{len(sent):,} of {len(report['batches']):,} calls accepted "
+        f"({sum(b['size'] for b in sent if b['kind'] != batches.METADATA):,} IDs). LangSmith answers 202 "
+        '"queued" and deletes later; only the checks below prove deletion.',
+        "",
+        "| call | kind | round | size | sent | LangSmith |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {b['id']} | {b['kind']} | {b['round']} | {b['size']:,} | {when(b['sent_at'])} | "
+            f"{b['langsmith_status'] or '—'} |"
+            for b in report["batches"]
+        ),
+        "",
+        "## Checks",
+        "",
+        "| check | what | when | checked | remaining |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {c['id']} ({c['kind']}) | {c['target']} | {when(c['finished_at'] or c['due_at'])} | "
+            f"{_count(c['checked'])} | {_count(c['remaining'])} |"
+            for c in report["checks"]
+        ),
+    ]
+    if report["notes"]:
+        lines += ["", *report["notes"]]
+    lines += ["", f"The JSON file beside this one holds all {len(report['events']):,} events with their hashes."]
+    return "\n".join(lines) + "\n"
+
+
+def write(db: Database, request_id: int, folder: Path, *, now: datetime, tz: ZoneInfo) -> tuple[Path, Path]:
+    """Write ``PURGE-n-evidence.json`` and ``PURGE-n-evidence.md`` into ``folder``; return both paths."""
+    report = build(db, request_id, now=now)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{report['request']['id']}-evidence"
+    json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    md_path.write_text(markdown(report, tz))
+    return json_path, md_path
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"

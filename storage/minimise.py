@@ -1,0 +1,65 @@
+"""Replacing a request's raw subject values with keyed hashes, in every table that holds them.
+
+The items (trace and example IDs), the searched pair values, the ID samples a preview showed,
+LangSmith's answers that name examples, and the Slack payloads already sent are rewritten; events
+never held raw values, so the chain is untouched and still verifies. Connections run with
+``secure_delete`` so the old bytes do not linger in free pages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from storage import outbox
+
+Hasher = Callable[[str], str]
+
+ID_LISTS = ("sample_traces", "sample_examples", "unknown_ids", "example_ids")  # JSON lists of IDs kept for people
+
+
+def due(db: Database, *, ended_states: list[str], ended_before: str) -> list[int]:
+    """Requests that ended before ``ended_before`` and still hold raw values."""
+    marks = ", ".join("?" for _ in ended_states)
+    return [
+        row[0]
+        for row in db.execute(
+            f"SELECT id FROM requests WHERE state IN ({marks}) AND updated_at < ? AND minimised_at IS NULL ORDER BY id",
+            [*ended_states, ended_before],
+        )
+    ]
+
+
+def minimise(db: Database, request_id: int, hasher: Hasher, *, at: str) -> tuple[int, int]:
+    """Hash the request's item and pair values; returns (items, pairs) rewritten. Call in a write transaction."""
+    item_rows = db.execute("SELECT seq, value FROM items WHERE request_id = ?", [request_id]).fetchall()
+    for seq, value in item_rows:
+        db.execute("UPDATE items SET value = ? WHERE request_id = ? AND seq = ?", [hasher(value), request_id, seq])
+    pair_rows = db.execute("SELECT seq, value FROM pairs WHERE request_id = ?", [request_id]).fetchall()
+    for seq, value in pair_rows:
+        db.execute("UPDATE pairs SET value = ? WHERE request_id = ? AND seq = ?", [hasher(value), request_id, seq])
+    db.execute("UPDATE outbox SET payload = '{}' WHERE request_id = ? AND state != ?", [request_id, outbox.PENDING])
+    _hash_lists(db, "requests", "id", "preview", [request_id], ID_LISTS, hasher)
+    batch_ids = [row[0] for row in db.execute("SELECT id FROM batches WHERE request_id = ?", [request_id])]
+    _hash_lists(db, "batches", "id", "response", batch_ids, ID_LISTS, hasher)
+    db.execute("UPDATE requests SET minimised_at = ? WHERE id = ?", [at, request_id])
+    return len(item_rows), len(pair_rows)
+
+
+def _hash_lists(
+    db: Database, table: str, key: str, column: str, ids: list[int], lists: tuple[str, ...], hasher: Hasher
+) -> None:
+    """Hash the ID lists inside a JSON column (a preview's samples, LangSmith's answer naming examples)."""
+    for row_id in ids:
+        row = db.execute(f"SELECT {column} FROM {table} WHERE {key} = ?", [row_id]).fetchone()
+        if not row or not row[0]:
+            continue
+        data = json.loads(row[0])
+        if not isinstance(data, dict) or not any(name in data for name in lists):
+            continue
+        for name in lists:
+            if isinstance(data.get(name), list):
+                data[name] = [hasher(str(value)) for value in data[name]]
+        db.execute(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", [json.dumps(data), row_id])

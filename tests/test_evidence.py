@@ -1,0 +1,225 @@
+"""The evidence report, deadlines and data minimisation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from e2e import jump_to_next_check, request_message, wait_state, wait_thread
+from pydantic import SecretStr
+from slack_sdk import WebClient
+
+from bot import report
+from bot.approvers import Approvers
+from bot.clock import SandboxClock, SystemClock, utc_iso
+from bot.deadlines import Deadlines
+from bot.langsmith import LangSmithClient
+from bot.minimiser import Minimiser
+from bot.sandbox.world import BOT_TOKEN, LANGSMITH_KEY, REQUESTS_CHANNEL, SIGNING_SECRET, World
+from bot.settings import load_settings
+from bot.tasks import TaskContext
+from storage import events, outbox, requests
+from storage.db import Store
+
+UTC_ZONE = ZoneInfo("UTC")
+PREVIEW = {"total": 1, "checked": 1, "known": 1, "sampled": False, "unknown_ids": [], "included": 1}
+
+
+def verified_subject_purge(world: World, clock: SandboxClock) -> list[str]:
+    """A metadata purge taken to `verified`; returns the subject's trace IDs."""
+    assert world.people is not None
+    prod = world.langsmith.add_project("prod-chat")
+    traces = world.langsmith.add_traces(prod, 12, metadata={"user_id": "subject-8842"})
+    dataset = world.langsmith.add_dataset("golden")
+    world.langsmith.add_example(dataset, inputs={"q": "ada's question"}, metadata={"email": "ada@example.com"})
+    world.people.alice.slash(
+        "metadata user_id=subject-8842 email=ada@example.com --reason DSR-1042 --ticket DSR-1042",
+        channel_id=REQUESTS_CHANNEL,
+    )
+    root = request_message(world)
+    world.people.bob.click(root, "Approve")
+    wait_thread(world, root, "0 of 1 example remain")
+    world.langsmith.run_weekend()
+    jump_to_next_check(world, clock)
+    wait_state(world, "verified")
+    return traces
+
+
+def test_the_report_of_a_verified_request_matches_the_database_and_names_no_subject(
+    world: World, clock: SandboxClock, tmp_path: Path
+) -> None:
+    assert world.bot is not None
+    traces = verified_subject_purge(world, clock)
+    db = world.bot.store.db
+
+    json_path, md_path = report.write(db, 1, tmp_path, now=clock.now(), tz=UTC_ZONE)
+
+    data = json.loads(json_path.read_text())
+    text = md_path.read_text()
+    assert data["request"]["id"] == "PURGE-1" and data["request"]["state"] == "verified"
+    assert data["decision"]["outcome"] == "approved" and data["decision"]["by"] == "U0BOB"
+    assert data["approved_set"] == {**data["approved_set"], "traces": 12, "examples": 1}
+    stored_batches = db.execute("SELECT count(*), sum(state = 'sent') FROM batches WHERE request_id = 1").fetchone()
+    assert (len(data["batches"]), sum(b["state"] == "sent" for b in data["batches"])) == tuple(stored_batches)
+    assert len(data["events"]) == db.execute("SELECT count(*) FROM events WHERE request_id = 1").fetchone()[0]
+    assert [c["remaining"] for c in data["checks"] if c["state"] == "done"] == [0, 0]
+    chain = events.verify_chain(db)
+    assert data["chain"]["head"] == f"{chain.head_seq}:{chain.head_hash}" and data["chain"]["intact"]
+    assert "# Evidence: PURGE-1" in text and "approved by Slack user U0BOB" in text
+    assert "attachment files within 7 days" in text
+    for secret_or_subject in ("subject-8842", "ada@example.com", BOT_TOKEN, SIGNING_SECRET, LANGSMITH_KEY, *traces):
+        assert secret_or_subject not in json_path.read_text() + text, secret_or_subject
+
+
+def test_purgebot_report_writes_both_files_and_prints_their_paths(
+    world: World, clock: SandboxClock, tmp_path: Path
+) -> None:
+    verified_subject_purge(world, clock)
+    script = shutil.which("purgebot") or str(Path(sys.executable).parent / "purgebot")
+    env = {"PATH": str(Path(sys.executable).parent), "PURGEBOT_DB": str(world.db_path)}
+
+    result = subprocess.run(
+        [script, "report", "purge-1", "--out", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = [Path(line) for line in result.stdout.splitlines()]
+    assert [p.name for p in printed] == ["PURGE-1-evidence.json", "PURGE-1-evidence.md"]
+    assert all(p.exists() for p in printed)
+    missing = subprocess.run(
+        [script, "report", "PURGE-9", "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 1 and "PURGE-9 does not exist" in missing.stderr
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[TaskContext]:
+    """A bare task context on a real SQLite file, with the system clock (moved by time-machine)."""
+    store = Store(tmp_path / "purgebot.db")
+    settings = load_settings(
+        isolated=True,
+        purgebot_db=tmp_path / "purgebot.db",
+        purgebot_notify_channel="C0NOTIFY",
+        purgebot_approvers="U0BOB",
+        purgebot_hmac_key="k3y",
+        purgebot_approval_ttl_days=7,
+    )
+    client = LangSmithClient(endpoint="http://127.0.0.1:9", api_key="unused")
+    yield TaskContext(
+        store=store, langsmith=client, clock=SystemClock(), settings=settings, owner="test:1:x", on_change=lambda: None
+    )
+    client.close()
+    store.close()
+
+
+def file_at(context: TaskContext, *, due: str, state: str = "awaiting_approval", preview: bool = True) -> int:
+    now = utc_iso(context.clock.now())
+    with context.store.write() as db:
+        request = requests.insert(
+            db,
+            kind="traces",
+            state=state,
+            requester="U0ALICE",
+            channel="C0PRIVACY",
+            reason="DSR-1",
+            ticket="T-1",
+            due_date=due,
+            project="p",
+            item_count=1,
+            preview=json.dumps(PREVIEW) if preview else None,
+            preview_digest="d" if preview else None,
+            created_at=now,
+            updated_at=now,
+        )
+    return request.id
+
+
+def posts(context: TaskContext) -> list[tuple[str | None, str]]:
+    rows = outbox.due(context.store.db, "9999")
+    return [(row.channel, row.payload.get("text", "")) for row in rows]
+
+
+def deadlines(context: TaskContext) -> Deadlines:
+    return Deadlines(context, approvers=Approvers(("U0BOB",), WebClient(token="xoxb-unused")))
+
+
+def test_approval_reminder_after_24_hours_once(context: TaskContext) -> None:
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        number = file_at(context, due="2026-12-31")
+        traveller.shift(timedelta(hours=23, minutes=59))
+        assert deadlines(context).run() == 0
+        traveller.shift(timedelta(minutes=2))
+        assert deadlines(context).run() == 1
+        assert deadlines(context).run() == 0
+    reminders = [text for _, text in posts(context) if "waited 24 hours" in text]
+    assert reminders == [f":bell: PURGE-{number} has waited 24 hours for approval. Approvers: <@U0BOB>."]
+
+
+def test_a_request_awaiting_approval_expires_after_the_ttl_with_a_message(context: TaskContext) -> None:
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        number = file_at(context, due="2027-01-31")
+        traveller.shift(timedelta(days=7) - timedelta(seconds=1))
+        deadlines(context).run()
+        assert requests.get(context.store.db, number).state == "awaiting_approval"
+        traveller.shift(timedelta(seconds=2))
+        deadlines(context).run()
+    assert requests.get(context.store.db, number).state == "expired"
+    assert any("expired" in text for _, text in posts(context))
+
+
+def test_the_notify_channel_is_warned_five_days_before_the_deadline_once(context: TaskContext) -> None:
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        file_at(context, due="2026-12-10", state="submitted")
+        deadlines(context).run()
+        assert not [c for c, _ in posts(context) if c == "C0NOTIFY"]
+        traveller.shift(timedelta(days=4))  # 5 days left
+        deadlines(context).run()
+        deadlines(context).run()
+    warnings = [text for channel, text in posts(context) if channel == "C0NOTIFY"]
+    assert len(warnings) == 1 and "due in 5 days (2026-12-10)" in warnings[0] and "T-1" in warnings[0]
+
+
+def test_minimisation_hashes_raw_values_after_retention_and_the_chain_still_verifies(
+    world: World, clock: SandboxClock
+) -> None:
+    assert world.bot is not None
+    traces = verified_subject_purge(world, clock)
+    store = world.bot.store
+    settings = world.settings.model_copy(update={"purgebot_hmac_key": None})
+    context = TaskContext(
+        store=store, langsmith=world.bot.langsmith, clock=clock, settings=settings, owner="t", on_change=lambda: None
+    )
+    clock.jump_to(clock.now() + timedelta(days=366))
+    assert Minimiser(context).run() == 0  # no key: refuses, changes nothing
+    assert store.db.execute("SELECT count(*) FROM items WHERE value = ?", [traces[0]]).fetchone()[0] == 1
+
+    keyed = TaskContext(
+        store=store,
+        langsmith=world.bot.langsmith,
+        clock=clock,
+        settings=settings.model_copy(update={"purgebot_hmac_key": SecretStr("s3cret-key")}),
+        owner="t",
+        on_change=lambda: None,
+    )
+    assert Minimiser(keyed).run() == 1
+    world.stop_bot()
+
+    raw = b"".join(p.read_bytes() for p in world.db_path.parent.glob(world.db_path.name + "*"))
+    for value in (*traces, "ada@example.com", "subject-8842"):
+        assert value.encode() not in raw, value
+    check = Store(world.db_path)
+    assert events.verify_chain(check.db).intact
+    assert report.build(check.db, 1, now=clock.now())["approved_set"]["traces"] == 12
+    check.close()
