@@ -10,8 +10,9 @@ Decisions where the contract is silent:
 - Slack escapes exactly ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;`` and ``&gt;``; only those are
   decoded. ``html.unescape`` would be wrong: it also decodes ``&quot;``, ``&copy`` … which Slack
   never produces, so it would change text the user typed on purpose whenever the text reaches us
-  unescaped (tests, the request form). Markup (``<…>``) is resolved *before* decoding, so a user who
-  typed a literal ``<@U1>`` (sent as ``&lt;@U1&gt;``) gets that text, not a mention.
+  unescaped (tests; the request form escapes its text first, see "single fields"). Markup
+  (``<…>``) is resolved *before* decoding, so a user who typed a literal ``<@U1>`` (sent as
+  ``&lt;@U1&gt;``) gets that text, not a mention.
 - Quotes: straight, curly and low quotes, double and single, all open a quoted string. A curly or
   low opening quote closes with its curly partner or a straight quote (phones and Macs replace one or
   both); a straight quote closes only with itself, so curly quotes inside ``"…"`` are text. A quote
@@ -178,6 +179,7 @@ _ID_SEPARATORS = re.compile(r"[\s,]+")
 _KEY_CHAR = re.compile(r"[A-Za-z0-9_.:\-]")
 _REQUEST_ID = re.compile(r"purge-([0-9]{1,18})", re.IGNORECASE)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_FORM_MENTION = re.compile(r"<([@#!][^<>]*)>")
 _CONTROL = frozenset({"Cc", "Cs", "Zl", "Zp"})  # line breaks, control codes, lone surrogates
 
 
@@ -235,10 +237,89 @@ def escape_filter_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# --- single fields of the request form ----------------------------------------------------------
+#
+# The form asks for each part of a request in its own field and checks each with the rules of the
+# command, so both accept exactly the same values. Slack sends form text as typed, unescaped, and a
+# plain-text field has no markup: ``&amp;`` is five characters and ``<https://…>`` is text. Only
+# mention syntax (``<@U…>``, ``<#C…>``, ``<!here>``) is read as a mention, to be refused where the
+# command refuses one (nobody's data is stored under ``<@U123>``) and shown readably in a reason.
+# Messages name the field, not the option. Blank optional fields give their default.
+
+
+def parse_project(text: str) -> str:
+    """The whole field as one project name or UUID (surrounding whitespace ignored)."""
+    token = _field(_from_form(text.strip()))
+    _refuse_mention(token, "project name")
+    return _literal(token.text, "project name")
+
+
+def parse_trace_ids(text: str) -> tuple[str, ...]:
+    """Trace IDs separated by spaces, commas or new lines: normalised, duplicates dropped."""
+    pieces = _trace_id_pieces(_tokenize(_from_form(text), whole="the field"))
+    if not pieces:
+        raise GrammarError("Give at least one trace ID: UUIDs separated by spaces, commas or new lines.")
+    return _normalised_trace_ids(pieces)
+
+
+def parse_pairs(text: str, *, kind: str) -> tuple[tuple[str, str], ...]:
+    """``key=value`` pairs separated by spaces or new lines, quoted as in the command; deduplicated."""
+    tokens = _tokenize(_from_form(text), whole="the field")
+    if not tokens:
+        raise GrammarError('Give at least one key=value pair, e.g. user_id=123 or name="Ada Lovelace".')
+    return _pairs(kind, tokens)
+
+
+def parse_reason(text: str) -> str:
+    """The whole field is the reason: quotes and line breaks are part of it, mentions become readable."""
+    return _reason(_field(_from_form(text)), form=True)
+
+
+def parse_ticket(text: str) -> str | None:
+    return _ticket(_field(_from_form(text.strip())), form=True) if text.strip() else None
+
+
+def parse_due(text: str, *, now: datetime) -> date | None:
+    """``YYYY-MM-DD`` (a datepicker's value), not before ``now.date()``."""
+    return _due(_Token(text.strip(), False, None), now, form=True) if text.strip() else None
+
+
+def parse_as_of(text: str, *, now: datetime) -> datetime:
+    """Any ISO-8601 date or time, naive read as UTC; ``now`` when blank."""
+    return _as_of(_Token(text.strip(), False, None) if text.strip() else None, now, form=True)
+
+
+def _from_form(text: str) -> str:
+    """Form text in the command's encoding: ``& < >`` escaped as Slack escapes them, mention syntax kept."""
+    out, i = [], 0
+    for match in _FORM_MENTION.finditer(text):
+        out.append(_escape(text[i : match.start()]) + "<" + match[1].replace("&", "&amp;") + ">")
+        i = match.end()
+    out.append(_escape(text[i:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _field(text: str) -> _Token:
+    """Encoded text as one token: markup resolved and entities decoded; spaces and quotes kept."""
+    pieces: list[str] = []
+    mention, i = None, 0
+    while (start := text.find("<", i)) != -1 and (end := text.find(">", start)) != -1:
+        value, is_mention = _markup(text[start + 1 : end])
+        pieces.append(_decode(text[i:start]) + value)
+        mention = mention or (value if is_mention else None)
+        i = end + 1
+    pieces.append(_decode(text[i:]))
+    return _Token("".join(pieces), False, mention)
+
+
 # --- tokenizing --------------------------------------------------------------------------------
 
 
-def _tokenize(text: str) -> list[_Token]:
+def _tokenize(text: str, *, whole: str = "the command") -> list[_Token]:
     """Split Slack's command text into tokens, resolving quotes, markup and entities (module notes)."""
     tokens: list[_Token] = []
     i, n = 0, len(text)
@@ -275,10 +356,10 @@ def _tokenize(text: str) -> list[_Token]:
             i += 1
         if closers:
             after = _decode(text[opened_at + 1 : opened_at + 31])
-            where = f"before {_show(after)}" if after else "at the end of the command"
+            where = f"before {_show(after)}" if after else f"at the end of {whole}"
             raise GrammarError(
                 f"The quote {text[opened_at]} {where} is never closed. Add a closing quote "
-                "(it must be followed by a space or the end of the command)."
+                f"(it must be followed by a space or the end of {whole})."
             )
         tokens.append(_Token("".join(pieces) + _decode("".join(raw)), quoted, mention))
     return tokens
@@ -367,15 +448,24 @@ def _traces(positional: Sequence[_Token]) -> tuple[str, tuple[str, ...]]:
         )
     _refuse_mention(positional[0], "project name")
     project = _literal(positional[0].text, "project name")
-    pieces: list[str] = []
-    for token in positional[1:]:
-        _refuse_mention(token, "trace ID")
-        pieces.extend(piece for piece in _ID_SEPARATORS.split(token.text) if piece)
+    pieces = _trace_id_pieces(positional[1:])
     if not pieces:
         hint = ""
         if _TRACE_ID.fullmatch(project):
             hint = f" {_show(project)} was read as the project: give the project (name or UUID) first."
         raise GrammarError(f"/purge traces needs at least one trace ID after the project.{hint}")
+    return project, _normalised_trace_ids(pieces)
+
+
+def _trace_id_pieces(tokens: Sequence[_Token]) -> list[str]:
+    pieces: list[str] = []
+    for token in tokens:
+        _refuse_mention(token, "trace ID")
+        pieces.extend(piece for piece in _ID_SEPARATORS.split(token.text) if piece)
+    return pieces
+
+
+def _normalised_trace_ids(pieces: Sequence[str]) -> tuple[str, ...]:
     bad = [piece for piece in pieces if not _TRACE_ID.fullmatch(piece)]
     if bad:
         more = f" ({len(bad) - 1} more are not either)" if len(bad) > 1 else ""
@@ -383,7 +473,7 @@ def _traces(positional: Sequence[_Token]) -> tuple[str, tuple[str, ...]]:
             f"{_show(bad[0])} is not a trace ID{more}: trace IDs are UUIDs (36 characters with "
             "hyphens, or 32 hex digits), separated by spaces, commas or new lines."
         )
-    return project, tuple(dict.fromkeys(str(uuid.UUID(piece)) for piece in pieces))
+    return tuple(dict.fromkeys(str(uuid.UUID(piece)) for piece in pieces))
 
 
 def _pairs(kind: str, positional: Sequence[_Token]) -> tuple[tuple[str, str], ...]:
@@ -419,58 +509,65 @@ def _request_options(given: dict[str, _Token], now: datetime) -> RequestOptions:
     return RequestOptions(reason, ticket, _due(given.get("due"), now))
 
 
-def _reason(token: _Token | None) -> str:
+def _reason(token: _Token | None, *, form: bool = False) -> str:
+    """``form``: word messages for the request form's field instead of the ``--reason`` option."""
     if token is None:
         raise GrammarError(
             '--reason is required for a new request: add --reason "DSR-1042" (a ticket number or a sentence).'
         )
     reason = token.text.strip()
     if not reason:
+        if form:
+            raise GrammarError("Give a reason: a ticket number or a sentence, e.g. DSR-1042.")
         raise GrammarError('--reason is empty: give a ticket number or a sentence, e.g. --reason "DSR-1042".')
     if len(reason) > REASON_MAX:
+        name, ticket = ("The reason", "ticket field") if form else ("--reason", "ticket (--ticket)")
         raise GrammarError(
-            f"--reason is {len(reason)} characters long; the limit is {REASON_MAX}. Shorten it and put the "
-            "details in the ticket (--ticket)."
+            f"{name} is {len(reason)} characters long; the limit is {REASON_MAX}. Shorten it and put the "
+            f"details in the {ticket}."
         )
     return reason
 
 
-def _ticket(token: _Token | None) -> str | None:
+def _ticket(token: _Token | None, *, form: bool = False) -> str | None:
     if token is None:
         return None
     _refuse_mention(token, "ticket")
     ticket = _literal(token.text, "ticket")
     if " " in ticket:
-        raise GrammarError(f"The ticket {_show(ticket)} contains a space: give one ticket ID, e.g. --ticket DSR-1042.")
+        example = "DSR-1042" if form else "--ticket DSR-1042"
+        raise GrammarError(f"The ticket {_show(ticket)} contains a space: give one ticket ID, e.g. {example}.")
     if len(ticket) > TICKET_MAX:
         raise GrammarError(f"The ticket is {len(ticket)} characters long; the limit is {TICKET_MAX}.")
     return ticket
 
 
-def _due(token: _Token | None, now: datetime) -> date | None:
+def _due(token: _Token | None, now: datetime, *, form: bool = False) -> date | None:
     if token is None:
         return None
+    name, example = ("The due date", "2026-12-31") if form else ("--due", "--due 2026-12-31")
     if not _DATE.fullmatch(token.text):
-        raise GrammarError(f"--due {_show(token.text)} is not a date: write YYYY-MM-DD, e.g. --due 2026-12-31.")
+        raise GrammarError(f"{name} {_show(token.text)} is not a date: write YYYY-MM-DD, e.g. {example}.")
     try:
         due = date.fromisoformat(token.text)
     except ValueError:
-        raise GrammarError(f"--due {token.text} is not a real date: check the month and the day.") from None
+        raise GrammarError(f"{name} {token.text} is not a real date: check the month and the day.") from None
     if due < now.date():
-        raise GrammarError(f"--due {due} is in the past (today is {now.date()}): give today or a later date.")
+        raise GrammarError(f"{name} {due} is in the past (today is {now.date()}): give today or a later date.")
     return due
 
 
-def _as_of(token: _Token | None, now: datetime) -> datetime:
+def _as_of(token: _Token | None, now: datetime, *, form: bool = False) -> datetime:
     if token is None:
         return now.astimezone(UTC)
     try:
         parsed = datetime.fromisoformat(token.text.strip())
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
+        name, flag = ("The as-of time", "") if form else ("--as-of", "--as-of ")
         raise GrammarError(
-            f"--as-of {_show(token.text)} is not an ISO-8601 date or time, e.g. --as-of 2026-05-01 or "
-            "--as-of 2026-05-01T12:00:00Z (without a zone, UTC is assumed)."
+            f"{name} {_show(token.text)} is not an ISO-8601 date or time, e.g. {flag}2026-05-01 or "
+            f"{flag}2026-05-01T12:00:00Z (without a zone, UTC is assumed)."
         ) from None
 
 

@@ -10,9 +10,10 @@ from slack_bolt import App
 
 from bot.clock import Clock
 from bot.workflow import Workflow
-from handlers import actions, commands
+from handlers import actions, commands, views
 
 
 def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
     commands.register(app, workflow=workflow, clock=clock)
     actions.register(app, workflow=workflow)
+    views.register(app, workflow=workflow, clock=clock)

@@ -2,6 +2,7 @@
 
 A syntax error is the ack's own ephemeral answer and creates nothing. Filing a request checks
 Slack and LangSmith, so it runs after the ack and answers through ``respond`` only if refused.
+A bare ``/purge`` opens the request form (``handlers.views.request_form`` reads its Submit).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from bot import grammar
+from bot import form, grammar
 from bot.clock import Clock
 from bot.grammar import GrammarError
 from bot.messages import escape, plural
@@ -35,20 +38,24 @@ def filing_text(request: grammar.Request) -> str:
 
 
 def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
-    def purge_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        handle(ack, command, respond, workflow=workflow, clock=clock)
+    def purge_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        handle(ack, command, respond, client, workflow=workflow, clock=clock)
 
     app.command("/purge")(purge_command)
 
 
-def handle(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: Workflow, clock: Clock) -> None:
+def handle(
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, *, workflow: Workflow, clock: Clock
+) -> None:
     try:
-        _dispatch(ack, command, respond, workflow=workflow, clock=clock)
+        _dispatch(ack, command, respond, client, workflow=workflow, clock=clock)
     except RecordingFailed as error:
         answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
 
 
-def _dispatch(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: Workflow, clock: Clock) -> None:
+def _dispatch(
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, *, workflow: Workflow, clock: Clock
+) -> None:
     try:
         parsed = grammar.parse(str(command.get("text") or ""), now=clock.now())
     except GrammarError as error:
@@ -89,7 +96,23 @@ def _dispatch(ack: Ack, command: dict[str, Any], respond: Respond, *, workflow: 
         case grammar.Report():
             ack(text=NOT_YET.format(kind="report"))
         case grammar.OpenForm():
-            ack(
-                text="The request form is not available in this version yet; type the request instead. "
-                + grammar.HELP_TEXT
-            )
+            key = f"command:{command.get('trigger_id')}"
+            if workflow.claim_interaction(key, "") is not None:
+                ack()  # a replay: its trigger_id was spent on the form the first delivery opened
+                return
+            ack()
+            _open_form(command, respond, client, channel=channel)
+
+
+def _open_form(command: dict[str, Any], respond: Respond, client: WebClient, *, channel: str) -> None:
+    view = form.request_form(channel, response_url=str(command.get("response_url") or "") or None)
+    try:
+        client.views_open(trigger_id=str(command.get("trigger_id") or ""), view=view)
+    except SlackApiError as error:
+        code = error.response.get("error") if error.response is not None else "unknown_error"
+        late = " (the trigger expired: purgebot answered too slowly)" if code == "expired_trigger_id" else ""
+        respond(
+            text=f"Slack did not open the request form (`{escape(str(code))}`){late}. Nothing was filed. "
+            "Type `/purge` again, or type the request as a command: see `/purge help`.",
+            response_type="ephemeral",
+        )

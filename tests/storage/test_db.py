@@ -374,7 +374,8 @@ def test_a_database_of_the_previous_schema_migrates_on_start_and_keeps_its_rows(
 
     store = Store(path)
 
-    assert [m.name for m in migrations.applied(store.db)][-1] == "m002_subject_purges"
+    assert "m002_subject_purges" in [m.name for m in migrations.applied(store.db)]
+    assert migrations.pending(store.db) == []
     assert store.db.execute("SELECT value, kind, found FROM items").fetchall() == [("t-1", "trace", "preview")]
     assert store.db.execute("SELECT id, kind, session_id FROM batches").fetchall() == [(7, "traces", "s")]
     assert store.db.execute("SELECT count(*) FROM pairs").fetchone()[0] == 0

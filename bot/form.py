@@ -1,0 +1,304 @@
+"""The request form: the modal a bare ``/purge`` opens, and reading what its Submit sends.
+
+Pure: Block Kit JSON in and out, no I/O (DESIGN.md "The slash command"). Every field is checked
+with the grammar's own rules (``grammar.parse_*``), so the form and the slash command accept
+exactly the same requests. Problems with the input are returned all at once, one message per
+field, for ``ack(response_action="errors", errors=...)``; problems found later (an unknown project,
+a channel the bot is not in) are the workflow's to report, in the channel the form was opened from,
+which travels in the view's ``private_metadata``.
+
+Decisions where the contract is silent:
+
+- The kind is a required radio choice without a default: a purge is not filed by leaving a form's
+  first answer as it was.
+- A field that does not belong to the chosen kind must be empty (trace IDs on a metadata request,
+  an as-of on a trace request): a leftover from changing one's mind must not be silently dropped,
+  just as ``--as-of`` on ``/purge metadata`` is refused.
+- Text fields are checked against the ``max_length`` the form declares even though Slack enforces
+  it, since a payload can be sent without Slack's client.
+- ``private_metadata`` also carries the slash command's ``response_url``, so a refusal still
+  reaches the requester where ``chat.postEphemeral`` cannot (a channel the bot is not in, a DM).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from bot import grammar
+from bot.grammar import GrammarError
+
+CALLBACK_ID = "purge_request_form"
+
+KIND = "kind"
+PROJECT = "project"
+TRACE_IDS = "trace_ids"
+PAIRS = "pairs"
+REASON = "reason"
+TICKET = "ticket"
+DUE = "due"
+AS_OF = "as_of"
+
+TRACES, METADATA, EXAMPLES = "traces", "metadata", "examples"
+FIELD_MAX = 3000  # Slack's limit for a plain_text_input
+_MAX_LENGTH = {TRACE_IDS: FIELD_MAX, PAIRS: FIELD_MAX}  # the grammar limits the reason and the ticket
+_KIND_NAMES = {TRACES: "a purge of traces by ID", METADATA: "a metadata purge", EXAMPLES: "an examples purge"}
+_DAMAGED = "This form is out of date or damaged: close it and type /purge again."
+
+JSON = dict[str, Any]
+T = TypeVar("T")
+
+
+class FormErrors(Exception):
+    """The submission cannot be filed; ``errors`` maps each bad field's block_id to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{block}: {message}" for block, message in errors.items()))
+        self.errors = errors
+
+
+def request_form(channel_id: str, *, response_url: str | None = None) -> JSON:
+    """The modal for ``views.open``; ``channel_id`` (and ``response_url``) come back on submit."""
+    metadata: JSON = {"channel": channel_id}
+    if response_url:
+        metadata["response_url"] = response_url
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "title": _plain("Purge request"),
+        "submit": _plain("File request"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps(metadata, separators=(",", ":")),
+        "blocks": [
+            {
+                "type": "section",
+                "block_id": "intro",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "Files a compliance purge in LangSmith. Nothing is deleted until a second "
+                    "person approves it in the request's thread.",
+                },
+            },
+            _input(
+                KIND,
+                "What to purge",
+                {
+                    "type": "radio_buttons",
+                    "options": [
+                        _option(TRACES, "Traces by ID", "Traces in one project, by trace ID."),
+                        _option(
+                            METADATA,
+                            "Metadata: traces and dataset examples",
+                            "Anything in the workspace whose metadata matches a key=value pair.",
+                        ),
+                        _option(
+                            EXAMPLES,
+                            "Examples only",
+                            "Dataset examples matching a pair, as of a time and in earlier versions.",
+                        ),
+                    ],
+                },
+            ),
+            _input(
+                PROJECT,
+                "Project (traces by ID)",
+                _text(placeholder="prod-chat"),
+                hint="The LangSmith project's exact name, or its UUID.",
+            ),
+            _input(
+                TRACE_IDS,
+                "Trace IDs (traces by ID)",
+                _text(multiline=True, max_length=FIELD_MAX, placeholder="0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f"),
+                hint="One per line, or separated by spaces or commas. The field holds 3,000 characters, "
+                "about 80 IDs; for more, use a metadata request.",
+            ),
+            _input(
+                PAIRS,
+                "Key=value pairs (metadata, examples)",
+                _text(multiline=True, max_length=FIELD_MAX, placeholder="user_id=123"),
+                hint='One per line or separated by spaces; quote a value with spaces: name="Ada Lovelace". '
+                "Type values literally, not as @mentions. Several pairs are OR-matched: anything "
+                "matching any one of them is purged.",
+            ),
+            _input(
+                REASON,
+                "Reason",
+                _text(multiline=True, max_length=grammar.REASON_MAX, placeholder="DSR-1042"),
+                optional=False,
+                hint="A ticket number or a sentence.",
+            ),
+            _input(TICKET, "Ticket", _text(max_length=grammar.TICKET_MAX, placeholder="DSR-1042")),
+            _input(
+                DUE,
+                "Due date",
+                {"type": "datepicker", "placeholder": _plain("Default: the standard deadline")},
+                hint="Set it from the ticket: GDPR counts one calendar month from the subject's request.",
+            ),
+            _input(
+                AS_OF,
+                "As of (examples only)",
+                _text(placeholder="2026-05-01 or 2026-05-01T12:00:00Z"),
+                hint="The dataset version to search, as an ISO-8601 date or time (UTC without a zone); "
+                "earlier versions are searched too. Default: now.",
+            ),
+        ],
+    }
+
+
+def read_submission(view: JSON, *, now: datetime) -> tuple[grammar.Request, str]:
+    """The typed request and the channel the form was opened from, or :class:`FormErrors`."""
+    channel = _metadata(view).get("channel")
+    if not isinstance(channel, str) or not channel:
+        raise FormErrors({KIND: _DAMAGED})
+    values = (view.get("state") or {}).get("values") or {}
+    text = {block: _text_value(values, block) for block in (PROJECT, TRACE_IDS, PAIRS, REASON, TICKET, AS_OF)}
+    errors: dict[str, str] = {}
+    for block, limit in _MAX_LENGTH.items():
+        if len(text[block]) > limit:
+            errors[block] = _too_long(block, len(text[block]), limit)
+
+    def check(block: str, read: Callable[[], T]) -> T | None:
+        if block in errors:
+            return None
+        try:
+            return read()
+        except GrammarError as error:
+            errors[block] = str(error)
+            return None
+
+    kind = _selected(values, KIND)
+    if kind not in _KIND_NAMES:
+        errors[KIND] = "Choose what to purge." if kind is None else _DAMAGED
+    reason = check(REASON, lambda: grammar.parse_reason(text[REASON]))
+    ticket = check(TICKET, lambda: grammar.parse_ticket(text[TICKET]))
+    due: date | None = check(DUE, lambda: grammar.parse_due(_date_value(values, DUE), now=now))
+    project: str | None = None
+    trace_ids: tuple[str, ...] | None = None
+    pairs: tuple[tuple[str, str], ...] | None = None
+    as_of: datetime | None = None
+    if kind == TRACES:
+        _required(errors, text, PROJECT, "A trace purge needs the project: its exact name or UUID.")
+        project = check(PROJECT, lambda: grammar.parse_project(text[PROJECT]))
+        _required(errors, text, TRACE_IDS, "Paste the trace IDs to purge, one per line or separated by spaces.")
+        trace_ids = check(TRACE_IDS, lambda: grammar.parse_trace_ids(text[TRACE_IDS]))
+        _unused(errors, text, kind, PAIRS, "Key=value pairs are for metadata and examples purges")
+        _unused(errors, text, kind, AS_OF, "An as-of time is for examples purges")
+    elif kind in (METADATA, EXAMPLES):
+        _unused(errors, text, kind, PROJECT, "A project is for purges of traces by ID")
+        _unused(errors, text, kind, TRACE_IDS, "Trace IDs are for purges of traces by ID")
+        _required(errors, text, PAIRS, "Give at least one key=value pair, e.g. user_id=123.")
+        pairs = check(PAIRS, lambda: grammar.parse_pairs(text[PAIRS], kind=kind))
+        if kind == METADATA:
+            _unused(errors, text, kind, AS_OF, "An as-of time is for examples purges")
+        else:
+            as_of = check(AS_OF, lambda: grammar.parse_as_of(text[AS_OF], now=now))
+    if errors:
+        raise FormErrors(errors)
+    assert reason is not None  # every field that failed is in ``errors``
+    options = grammar.RequestOptions(reason, ticket, due)
+    if kind == TRACES:
+        assert project is not None and trace_ids is not None
+        return grammar.TracesRequest(project, trace_ids, options), channel
+    assert pairs is not None
+    if kind == METADATA:
+        return grammar.MetadataRequest(pairs, options), channel
+    assert as_of is not None
+    return grammar.ExamplesRequest(pairs, as_of, options), channel
+
+
+def response_url(view: JSON) -> str | None:
+    """The ``response_url`` of the ``/purge`` that opened the form, if it was carried along."""
+    url = _metadata(view).get("response_url")
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _metadata(view: JSON) -> JSON:
+    try:
+        metadata = json.loads(str(view.get("private_metadata") or ""))
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _element(values: JSON, block: str) -> JSON:
+    """The state of the block's one element ({} when Slack sent none)."""
+    actions = values.get(block)
+    if isinstance(actions, dict):
+        element = actions.get(block)
+        if element is None and actions:
+            element = next(iter(actions.values()))
+        if isinstance(element, dict):
+            return element
+    return {}
+
+
+def _text_value(values: JSON, block: str) -> str:
+    value = _element(values, block).get("value")
+    return value if isinstance(value, str) else ""
+
+
+def _selected(values: JSON, block: str) -> str | None:
+    option = _element(values, block).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _date_value(values: JSON, block: str) -> str:
+    value = _element(values, block).get("selected_date")
+    return value if isinstance(value, str) else ""
+
+
+def _required(errors: dict[str, str], text: dict[str, str], block: str, message: str) -> None:
+    if block not in errors and not text[block].strip():
+        errors[block] = message
+
+
+def _unused(errors: dict[str, str], text: dict[str, str], kind: str, block: str, what: str) -> None:
+    if block not in errors and text[block].strip():
+        errors[block] = f"{what}, not for {_KIND_NAMES[kind]}: clear this field, or choose another kind above."
+
+
+def _too_long(block: str, length: int, limit: int) -> str:
+    message = f"This field holds {limit:,} characters; this is {length:,}."
+    if block == TRACE_IDS:
+        return f"{message} That is about 80 trace IDs; for more, file a metadata request (or several requests)."
+    return message
+
+
+# --- building -------------------------------------------------------------------------------------
+
+
+def _plain(text: str) -> JSON:
+    return {"type": "plain_text", "text": text}
+
+
+def _option(value: str, text: str, description: str) -> JSON:
+    return {"text": _plain(text), "value": value, "description": _plain(description)}
+
+
+def _text(*, multiline: bool = False, max_length: int | None = None, placeholder: str | None = None) -> JSON:
+    element: JSON = {"type": "plain_text_input", "multiline": multiline}
+    if max_length is not None:
+        element["max_length"] = max_length
+    if placeholder:
+        element["placeholder"] = _plain(placeholder)
+    return element
+
+
+def _input(block: str, label: str, element: JSON, *, optional: bool | None = None, hint: str | None = None) -> JSON:
+    """An input block whose element's action_id is its block_id; optional unless it is the kind or reason."""
+    block_json: JSON = {
+        "type": "input",
+        "block_id": block,
+        "label": _plain(label),
+        "optional": (block not in (KIND, REASON)) if optional is None else optional,
+        "element": {**element, "action_id": block},
+    }
+    if hint:
+        block_json["hint"] = _plain(hint)
+    return block_json

@@ -1,0 +1,13 @@
+"""Modal listeners: the request form's Submit."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.clock import Clock
+from bot.workflow import Workflow
+from handlers.views import request_form
+
+
+def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+    request_form.register(app, workflow=workflow, clock=clock)
