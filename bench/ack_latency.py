@@ -44,8 +44,10 @@ def main() -> None:
                 delivered = world.people.alice.slash(text, channel_id=REQUESTS_CHANNEL)
                 assert delivered.status == 200, delivered.body
                 times.append(delivered.elapsed * 1000)
-            print(f"{name:<24}{len(times):>6}{statistics.median(times):>12.1f}{percentile(times, 0.99):>10.1f}"
-                  f"{max(times):>10.1f}")
+            print(
+                f"{name:<24}{len(times):>6}{statistics.median(times):>12.1f}{percentile(times, 0.99):>10.1f}"
+                f"{max(times):>10.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class Tuning:
     check_interval: float = 5.0
     worker_idle: float = 1.0
     progress_interval: float = 3.0
+    wait_notice: float = 3.0  # a wait on LangSmith this long (s) or longer shows in the progress message
     channel_pace: float = 1.0
     slack_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -97,7 +98,7 @@ class PurgeBot:
             lease=tuning.lease,
         )
         self.previewer = Previewer(context, progress_interval=tuning.progress_interval)
-        self.executor = Executor(context, progress_interval=tuning.progress_interval)
+        self.executor = Executor(context, progress_interval=tuning.progress_interval, wait_notice=tuning.wait_notice)
         self.verifier = Verifier(context, approvers=self.approvers)
         self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock, channel_pace=tuning.channel_pace)
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)

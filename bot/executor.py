@@ -14,12 +14,20 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot import messages
 from bot.clock import utc_iso
-from bot.langsmith import DeleteReceipt, LangSmithRejected, LangSmithUnavailable, MetadataDeleteNotEnabled
+from bot.langsmith import (
+    DeleteReceipt,
+    LangSmithClient,
+    LangSmithRejected,
+    LangSmithUnavailable,
+    MetadataDeleteNotEnabled,
+    WaitNotice,
+)
 from bot.preview import search_again_since
 from bot.resolver import Resolver
 from bot.schedule import first_check_at
@@ -32,6 +40,7 @@ from storage.requests import Request
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # LangSmith's documented maximum per delete call
+WAIT_NOTICE = 3.0  # a wait on LangSmith at least this long (seconds) shows in the progress message
 ATTACHMENT_DELAY = timedelta(days=7)  # LangSmith removes example attachments within 7 days
 
 
@@ -43,15 +52,25 @@ class _Sending:
     unavailable: LangSmithUnavailable | None = None
     halted: bool = False  # the process is stopping: batches were left pending for the next one
     last_progress: float = 0.0
+    waits: dict[int, WaitNotice] = field(default_factory=dict)  # batch id -> the wait its call is in
+    wait_shown: bool = False  # the progress message currently shows a wait
+
+    def current_wait(self) -> WaitNotice | None:
+        """The wait to show: a rate limit before any other kind, then the longest."""
+        waits = list(self.waits.values())
+        return max(waits, key=lambda w: (w.rate_limited, w.seconds)) if waits else None
 
 
 class Executor:
     """Claims approved requests and re-sends, one at a time, and carries them out."""
 
-    def __init__(self, context: TaskContext, *, progress_interval: float = 3.0) -> None:
+    def __init__(
+        self, context: TaskContext, *, progress_interval: float = 3.0, wait_notice: float = WAIT_NOTICE
+    ) -> None:
         self._context = context
         self._resolver = Resolver(store=context.store, langsmith=context.langsmith)
         self._progress_interval = progress_interval
+        self._wait_notice = wait_notice
         self._progress_lock = threading.Lock()
         self._halting = threading.Event()
         self._pool = ThreadPoolExecutor(
@@ -191,8 +210,15 @@ class Executor:
             if self._halting.is_set():
                 outcome.halted = True
                 return
+
+            def waiting(notice: WaitNotice) -> None:
+                self._waiting(request, outcome, batch.id, notice)
+
+            # The client is shared by every thread; the hook lives in this thread's context only.
+            reporting = LangSmithClient.reporting_waits(waiting) if initial else nullcontext()
             try:
-                receipt = self._call(request, batch)
+                with reporting:
+                    receipt = self._call(request, batch)
             except MetadataDeleteNotEnabled as error:
                 self._record_refusal(request, batch, error, fatal=False)
                 return
@@ -205,6 +231,8 @@ class Executor:
                 outcome.unavailable = outcome.unavailable or error
                 stop.set()
                 return
+            finally:
+                cleared = initial and self._done_waiting(outcome, batch.id)
             now = context.clock.now()
             with context.store.write() as db:
                 if batches.mark_sent(db, batch.id, status_code=receipt.status, response=receipt.body, at=utc_iso(now)):
@@ -222,7 +250,7 @@ class Executor:
                     )
                 context.renew(db, request.id, now)
             if initial:
-                self._progress(request, outcome)
+                self._progress(request, outcome, force=cleared)
 
         list(self._pool.map(send, pending))
         if initial and not outcome.halted:
@@ -270,19 +298,43 @@ class Executor:
                     ),
                 )
 
-    def _progress(self, request: Request, outcome: _Sending, *, final: bool = False) -> None:
+    def _waiting(self, request: Request, outcome: _Sending, batch_id: int, notice: WaitNotice) -> None:
+        """The client is about to wait before re-sending a batch: a long enough wait shows in the progress
+        message (at once when the message shows no wait yet, else at the usual pace)."""
+        if notice.seconds < self._wait_notice:
+            with self._progress_lock:
+                outcome.waits.pop(batch_id, None)  # an earlier, longer wait of this call is over
+            return
+        with self._progress_lock:
+            outcome.waits[batch_id] = notice
+            news = not outcome.wait_shown
+        self._progress(request, outcome, force=news)
+
+    def _done_waiting(self, outcome: _Sending, batch_id: int) -> bool:
+        """A batch's call came back; True when that ended the last wait the progress message shows, so the
+        next update (after the batch is recorded, or the final one) is made at once and drops it."""
+        with self._progress_lock:
+            outcome.waits.pop(batch_id, None)
+            return not outcome.waits and outcome.wait_shown
+
+    def _progress(self, request: Request, outcome: _Sending, *, final: bool = False, force: bool = False) -> None:
         """Keep one progress message current, edited at most every few seconds and once at the end."""
         context = self._context
         with self._progress_lock:
-            if not final and time.monotonic() - outcome.last_progress < self._progress_interval:
+            if not (final or force) and time.monotonic() - outcome.last_progress < self._progress_interval:
                 return
             outcome.last_progress = time.monotonic()
+            wait = None if final else outcome.current_wait()
+            outcome.wait_shown = wait is not None
+            shown = messages.ProgressWait(wait.status, wait.seconds, wait.retry_after, wait.reason) if wait else None
             with context.store.write() as db:
                 lines = [
                     messages.ProgressLine(noun, *batches.counts(db, request.id, kind))
                     for noun, kind in (("trace ID", batches.TRACES), ("example", batches.EXAMPLES))
                 ]
-                payload = messages.progress_message(request, [line for line in lines if line.batches], final=final)
+                payload = messages.progress_message(
+                    request, [line for line in lines if line.batches], final=final, waiting=shown
+                )
                 context.journal(db).in_thread(request.id, "", slot="progress", payload=payload)
         context.on_change()
 

@@ -12,6 +12,16 @@ are retried with jittered exponential back-off (honouring ``Retry-After``) throu
 other 4xx fails at once.  Retrying POSTs is safe here: queueing a delete twice, re-running a
 query and hard-deleting an already deleted example all leave the same result.
 
+Both bounds of a :class:`RetryPolicy` hold: at most ``attempts`` calls, and no wait is started
+that would end after ``timeout`` (a long ``Retry-After`` ends the retries early instead, and
+:class:`LangSmithUnavailable` carries it so the caller can pause until then).
+
+Before each wait between attempts the client tells whoever asked (:meth:`LangSmithClient.reporting_waits`,
+or ``on_wait=`` for every call) with a :class:`WaitNotice`.  The hook travels in a context
+variable, so one client shared by several threads reports each wait only to the code that made
+the call: the executor shows "waiting for LangSmith's rate limit" in its progress message while
+the previewer's and the verifier's calls stay quiet.
+
 Exceptions::
 
     LangSmithError                     anything this client raises on purpose
@@ -31,9 +41,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -59,6 +72,7 @@ __all__ = [
     "ProjectNotFound",
     "RetryPolicy",
     "UnexpectedResponse",
+    "WaitNotice",
     "api_roots",
     "metadata_filter",
     "normalize_uuid",
@@ -167,6 +181,35 @@ class DeleteReceipt:
 
 
 @dataclass(frozen=True)
+class WaitNotice:
+    """The client is about to wait before trying a call again.
+
+    ``status`` is LangSmith's retryable answer (429, 408, 5xx), or None after a transport failure
+    (timeout, reset connection), which ``reason`` then names.  ``seconds`` is the wait about to
+    start; ``retry_after`` what LangSmith asked for (None if it did not say).  ``attempt`` is the
+    number of the attempt that just failed (1-based), of at most ``attempts``.
+    """
+
+    status: int | None
+    seconds: float
+    method: str
+    path: str
+    retry_after: float | None
+    attempt: int
+    attempts: int
+    reason: str
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429
+
+
+WaitHook = Callable[[WaitNotice], None]
+
+_WAIT_HOOK: ContextVar[WaitHook | None] = ContextVar("langsmith_wait_hook", default=None)
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """How long to keep trying a retryable answer before raising :class:`LangSmithUnavailable`.
 
@@ -179,6 +222,15 @@ class RetryPolicy:
     wait_initial: float = 2.0
     wait_max: float = 60.0
     wait_jitter: float = 1.0
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based) when LangSmith gave no hint:
+        stamina's formula, ``min(wait_max, wait_initial * 2 ** (attempt - 1) + jitter)``."""
+        jitter = random.uniform(0, self.wait_jitter) if self.wait_jitter else 0.0
+        try:
+            return float(min(self.wait_max, self.wait_initial * 2 ** (attempt - 1) + jitter))
+        except OverflowError:
+            return self.wait_max
 
 
 def normalize_uuid(value: str) -> str:
@@ -290,10 +342,7 @@ def _message(response: httpx.Response) -> str:
     return json.dumps(body)[:300]
 
 
-def _retry_hook(exc: Exception) -> bool | float:
-    """stamina ``on=`` hook: a float is the wait LangSmith asked for; True the default back-off."""
-    if isinstance(exc, _RetryableAnswer):
-        return exc.retry_after if exc.retry_after is not None else True
+def _is_transport_failure(exc: Exception) -> bool:
     return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
 
 
@@ -318,6 +367,7 @@ class LangSmithClient:
         retry: RetryPolicy | None = None,
         query_limiter: RateLimiter | None = None,
         call_limiter: RateLimiter | None = None,
+        on_wait: WaitHook | None = None,
     ) -> None:
         self.endpoint = endpoint.strip().rstrip("/")
         self.v1_root, self.platform_root = api_roots(endpoint)
@@ -326,6 +376,7 @@ class LangSmithClient:
         # Pass limiters in to share one budget between several clients using the same key.
         self.query_limiter = query_limiter or RateLimiter(*query_rate)
         self.call_limiter = call_limiter or RateLimiter(*call_rate)
+        self.on_wait = on_wait  # told of every wait unless the calling context has its own hook
         self._api_key = api_key
         headers = {"X-API-Key": api_key, "Accept": "application/json", "User-Agent": "purgebot/0.1"}
         if self.workspace_id:
@@ -350,6 +401,20 @@ class LangSmithClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    @staticmethod
+    @contextmanager
+    def reporting_waits(hook: WaitHook | None) -> Iterator[None]:
+        """Within this block (in this thread or task), every wait before a retry is reported to ``hook``.
+
+        The hook runs in the calling thread just before the wait starts; an exception it raises is
+        logged and ignored, so reporting never changes what the call does.
+        """
+        token = _WAIT_HOOK.set(hook)
+        try:
+            yield
+        finally:
+            _WAIT_HOOK.reset(token)
 
     # ---- projects --------------------------------------------------------------------------
 
@@ -602,9 +667,46 @@ class LangSmithClient:
         is_query = path.endswith("/runs/query")
         policy = self.retry
         response: httpx.Response | None = None
+        started = time.monotonic()
+        attempts_made = 0
+
+        def backoff(exc: Exception) -> bool | float:
+            """stamina ``on=`` hook: whether to retry, and how long to wait first.
+
+            The wait is always decided here (LangSmith's ``Retry-After``, else the policy's
+            back-off), so it can be reported before it starts and kept inside the policy's timeout.
+            """
+            if isinstance(exc, _RetryableAnswer):
+                status, hint, reason = exc.status, exc.retry_after, exc.reason
+            elif _is_transport_failure(exc):
+                status, hint = None, None
+                reason = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
+            else:
+                return False
+            wait = hint if hint is not None else policy.backoff(attempts_made)
+            if attempts_made >= policy.attempts:
+                return True  # stamina stops here: the last attempt failed, no wait follows
+            if time.monotonic() - started + wait > policy.timeout:
+                return False  # waiting would overrun the policy: give up now, carrying the hint
+            if stamina.is_testing():
+                wait = 0.0
+            self._report_wait(
+                WaitNotice(
+                    status=status,
+                    seconds=wait,
+                    method=method,
+                    path=path,
+                    retry_after=hint,
+                    attempt=attempts_made,
+                    attempts=policy.attempts,
+                    reason=reason,
+                )
+            )
+            return wait
+
         try:
             for attempt in stamina.retry_context(
-                on=_retry_hook,
+                on=backoff,
                 attempts=policy.attempts,
                 timeout=policy.timeout,
                 wait_initial=policy.wait_initial,
@@ -612,6 +714,7 @@ class LangSmithClient:
                 wait_jitter=policy.wait_jitter,
             ):
                 with attempt:
+                    attempts_made = attempt.num
                     if attempt.num > 1:
                         log.info("langsmith retry", extra={"method": method, "path": path, "attempt": attempt.num})
                     with self._slots(is_query):
@@ -639,6 +742,15 @@ class LangSmithClient:
             return status, response.json()
         except ValueError:
             raise UnexpectedResponse(f"{method} {path} answered {status} with a body that is not JSON") from None
+
+    def _report_wait(self, notice: WaitNotice) -> None:
+        hook = _WAIT_HOOK.get() or self.on_wait
+        if hook is None:
+            return
+        try:
+            hook(notice)
+        except Exception:
+            log.exception("a wait hook failed", extra={"method": notice.method, "path": notice.path})
 
     def _slots(self, is_query: bool) -> ExitStack[bool | None]:
         """Hold the query slot (if a query) and the general slot for one attempt; same order always."""

@@ -243,8 +243,44 @@ class ProgressLine:
     items_sent: int
 
 
-def progress_message(request: Request, lines: Sequence[ProgressLine], *, final: bool = False) -> Payload:
-    """One message, edited as batches are accepted: a bar per kind of delete."""
+@dataclass(frozen=True)
+class ProgressWait:
+    """A wait before LangSmith is asked again, shown in the progress message while it lasts.
+
+    ``status`` is LangSmith's answer (429 for its rate limit, 408 or 5xx), None when it did not
+    answer at all (``reason`` says how); ``retry_after`` is what LangSmith asked for, if it did.
+    """
+
+    status: int | None
+    seconds: float
+    retry_after: float | None = None
+    reason: str = ""
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 1 else f"{value:.1f} s"
+
+
+def wait_text(wait: ProgressWait) -> str:
+    """One line about a wait: "waiting for LangSmith's rate limit (Retry-After 30 s)" and the like."""
+    if wait.status == 429:
+        hint = (
+            f"Retry-After {_seconds(wait.retry_after)}"
+            if wait.retry_after is not None
+            else f"no Retry-After given, backing off {_seconds(wait.seconds)}"
+        )
+        return f"waiting for LangSmith's rate limit ({hint}), then sending again"
+    answer = f"LangSmith answered {wait.status}" if wait.status is not None else "LangSmith did not answer"
+    if wait.status is None and wait.reason:
+        answer += f" ({escape(wait.reason.split(':', 1)[0])})"
+    hint = f"; it asked for Retry-After {_seconds(wait.retry_after)}" if wait.retry_after is not None else ""
+    return f"{answer}{hint}; trying again in {_seconds(wait.seconds)}"
+
+
+def progress_message(
+    request: Request, lines: Sequence[ProgressLine], *, final: bool = False, waiting: ProgressWait | None = None
+) -> Payload:
+    """One message, edited as batches are accepted: a bar per kind of delete, and any wait on LangSmith."""
     done = final and all(line.sent == line.batches for line in lines)
     parts = []
     for line in lines:
@@ -258,7 +294,12 @@ def progress_message(request: Request, lines: Sequence[ProgressLine], *, final: 
     head = "Deletes sent" if done else "Sending deletes"
     text = f"*{head}:* " + "\n".join(parts) if parts else f"*{head}:* nothing to send."
     fallback = "; ".join(f"{line.items_sent:,} of {line.items:,} {line.noun}s accepted" for line in lines)
-    return {"text": f"{request.label}: {fallback or 'nothing to send'}", "blocks": [_section(text)]}
+    fallback = f"{request.label}: {fallback or 'nothing to send'}"
+    if waiting is not None:
+        note = wait_text(waiting)
+        text += f"\n:hourglass_flowing_sand: {note[0].upper()}{note[1:]}."
+        fallback += f"; {note}"
+    return {"text": fallback, "blocks": [_section(text)]}
 
 
 def thread_note(text: str) -> Payload:

@@ -14,7 +14,17 @@ Paths (the path is recorded exactly as called):
   SDK uses on cloud;
 * platform: ``/v1/platform/<route>`` (cloud) and ``/api/v1/platform/<route>`` (self-hosted);
 * ``/_sandbox/...``: unauthenticated controls so a test can drive a stand-in in another process
-  (``POST weekend``, ``POST inject``, ``GET calls``, ``POST seed``, ``GET status``).
+  (``POST weekend``, ``POST inject``, ``POST inject_random``, ``POST clear_faults``, ``GET calls``,
+  ``POST seed``, ``GET status``).
+
+Faults: :meth:`FakeLangSmith.inject` makes the next calls to a path fail one way;
+:meth:`FakeLangSmith.inject_random` makes a seeded fraction of them fail in ways drawn from a
+list of :class:`Fault`.  A fault is an answer (429 with or without ``Retry-After``, 5xx, any 4xx),
+a delay (longer than the client's timeout: a read timeout), or a reset connection.  An ASGI app
+cannot reset its TCP connection, so a reset needs :mod:`bot.sandbox.faulty_proxy` in front: the
+app marks the answer and the proxy, instead of relaying it, closes the client's connection with
+an RST.  Without the proxy a reset is answered ``502`` (what a load balancer says when its
+upstream resets), and the call is recorded with that status.
 
 Routes served: ``GET sessions``, ``GET sessions/{id}``, ``POST runs/delete``, ``POST runs/query``,
 ``GET examples``, ``GET examples/{id}``, ``GET info`` and platform
@@ -34,6 +44,7 @@ import dataclasses
 import hmac
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -41,7 +52,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -49,8 +60,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 __all__ = [
+    "PROXY_HEADER",
+    "RESET_HEADER",
     "Call",
     "FakeLangSmith",
+    "Fault",
     "FilterError",
     "compile_filter",
     "create_app",
@@ -64,6 +78,8 @@ DEFAULT_TENANT_ID = "00000000-0000-4000-8000-00000000a11a"
 MAX_DELETE_TRACE_IDS = 1000
 MAX_HARD_DELETE_EXAMPLES = 1000
 METADATA_DELETE_DISABLED = "bulk run deletes are not enabled for this workspace"
+PROXY_HEADER = "x-sandbox-proxy"  # added by the faulty proxy: it can reset connections
+RESET_HEADER = "x-sandbox-reset"  # on an answer: the proxy resets the connection instead of relaying it
 
 
 def _norm_uuid(value: object) -> str | None:
@@ -422,7 +438,11 @@ class _Example:
 
 @dataclasses.dataclass(frozen=True)
 class Call:
-    """One request as the stand-in received it (the API key is never recorded)."""
+    """One request as the stand-in received it (the API key is never recorded).
+
+    ``status`` is the answer the stand-in gave (None while in flight, and for a connection reset
+    before any answer); ``fault`` names an injected fault (``Fault.label``), None for a normal call.
+    """
 
     method: str
     path: str
@@ -431,16 +451,73 @@ class Call:
     status: int | None
     at: float
     headers: dict[str, str]
+    fault: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """One way a call goes wrong.
+
+    * ``status``: answer this (with ``body``, default ``{"detail": "Injected fault N"}``, and
+      ``Retry-After: retry_after`` when given) instead of serving the call;
+    * ``delay``: wait this long first (the call is dropped if the client hangs up meanwhile); with
+      no ``status`` and no ``reset`` the call is then served normally, so a delay longer than the
+      client's timeout is a read timeout;
+    * ``reset``: the connection is reset — ``"before"`` the stand-in acts on the call, or
+      ``"after"`` it acted (the delete is queued, the answer lost).
+    """
+
+    status: int | None = None
+    retry_after: float | None = None
+    body: Any = None
+    delay: float = 0.0
+    reset: Literal["before", "after"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.reset not in (None, "before", "after"):
+            raise ValueError("reset must be 'before' or 'after'")
+        if self.reset is not None and self.status is not None:
+            raise ValueError("a reset connection answers no status")
+        if self.delay < 0:
+            raise ValueError("delay must not be negative")
+
+    @property
+    def label(self) -> str:
+        if self.reset is not None:
+            return f"reset-{self.reset}"
+        if self.status is not None:
+            hint = f" retry-after={_retry_after_text(self.retry_after)}" if self.retry_after is not None else ""
+            return f"{self.status}{hint}"
+        return f"delay={self.delay:g}"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        return cls(**data)
 
 
 @dataclasses.dataclass
-class _Fault:
+class _Injected:
+    """``times`` more calls to paths containing ``path`` fail with ``fault``."""
+
     path: str
-    status: int | None
+    fault: Fault
     times: int
-    retry_after: float | None
-    body: Any
-    delay: float
+
+
+@dataclasses.dataclass
+class _RandomFaults:
+    """Each call to a path containing ``path`` fails with probability ``rate``, the way drawn from
+    ``faults``; ``times`` (None: no limit) caps how many fail."""
+
+    path: str
+    rate: float
+    faults: tuple[Fault, ...]
+    rng: random.Random
+    times: int | None
 
 
 def _default_now() -> datetime:
@@ -478,7 +555,8 @@ class FakeLangSmith:
         self._datasets: dict[str, str] = {}
         self._examples: dict[str, _Example] = {}
         self._queue: list[tuple[str, Any]] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[_Injected] = []
+        self._random_faults: list[_RandomFaults] = []
         self._calls: list[Call] = []
         self._windows: dict[tuple[str, str], deque[float]] = {}
 
@@ -737,29 +815,63 @@ class FakeLangSmith:
         retry_after: float | None = None,
         body: Any = None,
         delay: float = 0.0,
+        reset: Literal["before", "after"] | None = None,
     ) -> None:
         """Make the next ``times`` calls whose path contains ``path`` answer ``status`` (after ``delay``).
 
         ``status=None`` only delays the call and then serves it normally; a delay longer than
-        the client's timeout is how a test produces a read timeout.  Faults apply before auth and
-        rate limits, as a load balancer's would.
+        the client's timeout is how a test produces a read timeout.  ``reset`` resets the
+        connection instead of answering (see :class:`Fault`).  Faults apply before auth and rate
+        limits, as a load balancer's would; these come before any :meth:`inject_random` rule.
         """
         if times < 1:
             raise ValueError("times must be at least 1")
+        fault = Fault(status=status, retry_after=retry_after, body=body, delay=delay, reset=reset)
         with self._lock:
-            self._faults.append(_Fault(path, status, times, retry_after, body, delay))
+            self._faults.append(_Injected(path, fault, times))
+
+    def inject_random(
+        self, path: str, *, rate: float, faults: Sequence[Fault], seed: int = 0, times: int | None = None
+    ) -> None:
+        """Make a fraction ``rate`` of the calls whose path contains ``path`` fail, each in a way drawn
+        from ``faults`` (repeat one to weight it), until :meth:`clear_faults` or ``times`` faults.
+
+        The draws come from ``random.Random(seed)`` in the order calls arrive, so the same calls
+        in the same order meet the same faults (concurrent callers may arrive in another order).
+        """
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        if not faults:
+            raise ValueError("at least one fault to choose from")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1")
+        rule = _RandomFaults(path, rate, tuple(faults), random.Random(seed), times)
+        with self._lock:
+            self._random_faults.append(rule)
 
     def clear_faults(self) -> None:
+        """Forget every injected fault, counted and random."""
         with self._lock:
             self._faults.clear()
+            self._random_faults.clear()
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
-            for fault in self._faults:
-                if fault.path in path:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
+            for injected in self._faults:
+                if injected.path in path:
+                    injected.times -= 1
+                    if injected.times <= 0:
+                        self._faults.remove(injected)
+                    return injected.fault
+            for rule in self._random_faults:
+                if rule.path in path:
+                    if rule.rng.random() >= rule.rate:
+                        return None
+                    fault = rule.rng.choice(rule.faults)
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times <= 0:
+                            self._random_faults.remove(rule)
                     return fault
         return None
 
@@ -784,10 +896,11 @@ class FakeLangSmith:
             self._calls.append(call)
             return len(self._calls) - 1
 
-    def _finish(self, index: int, status: int) -> None:
+    def _finish(self, index: int, status: int | None, fault: Fault | None = None) -> None:
         with self._lock:
             if index < len(self._calls):
-                self._calls[index] = dataclasses.replace(self._calls[index], status=status)
+                label = fault.label if fault is not None else None
+                self._calls[index] = dataclasses.replace(self._calls[index], status=status, fault=label)
 
     # ---- request handling (called by the app with the raw request parts) -------------------
 
@@ -1419,19 +1532,36 @@ def create_app(state: FakeLangSmith) -> Starlette:
         fault = state._take_fault(path)
         delay = state.latency + (fault.delay if fault else 0.0)
         if delay > 0 and not await _wait(request, delay):
-            state._finish(index, 499)  # the client gave up (nginx's "client closed request")
+            state._finish(index, 499, fault)  # the client gave up (nginx's "client closed request")
             return Response(status_code=499)
+        proxied = PROXY_HEADER in request.headers
+        if fault is not None and fault.reset == "before":
+            if proxied:
+                state._finish(index, None, fault)
+                return Response(status_code=502, headers={RESET_HEADER: "before"})
+            return _no_proxy_reset(state, index, fault)
         if fault is not None and fault.status is not None:
             status = fault.status
             body = fault.body if fault.body is not None else {"detail": f"Injected fault {status}"}
             extra = {"Retry-After": _retry_after_text(fault.retry_after)} if fault.retry_after is not None else {}
         else:
             status, body, extra = state.handle(request.method, path, request.query_params, raw, request.headers)
-        state._finish(index, status)
+        if fault is not None and fault.reset == "after":
+            if proxied:
+                state._finish(index, status, fault)  # done, but the answer never reaches the client
+                return JSONResponse(body, status_code=status, headers={**extra, RESET_HEADER: "after"})
+            return _no_proxy_reset(state, index, fault)
+        state._finish(index, status, fault)
         return JSONResponse(body, status_code=status, headers=extra)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(routes=[Route("/{path:path}", api, methods=methods)])
+
+
+def _no_proxy_reset(state: FakeLangSmith, index: int, fault: Fault) -> Response:
+    """A reset asked for without the faulty proxy in front: answer as a load balancer would."""
+    state._finish(index, 502, fault)
+    return JSONResponse({"detail": "upstream connection reset (no faulty proxy in front)"}, status_code=502)
 
 
 def _retry_after_text(value: float) -> str:
@@ -1450,6 +1580,22 @@ async def _sandbox(state: FakeLangSmith, request: Request) -> Response:
     if action == "inject" and request.method == "POST":
         fault = dict(body)
         state.inject(fault.pop("path"), **fault)
+        return JSONResponse({"ok": True})
+    if action == "inject_random" and request.method == "POST":
+        try:
+            faults = [Fault.from_json(item) for item in body.get("faults", [])]
+            state.inject_random(
+                body["path"],
+                rate=float(body["rate"]),
+                faults=faults,
+                seed=int(body.get("seed", 0)),
+                times=body.get("times"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return JSONResponse({"detail": f"bad inject_random: {exc}"}, status_code=400)
+        return JSONResponse({"ok": True})
+    if action == "clear_faults" and request.method == "POST":
+        state.clear_faults()
         return JSONResponse({"ok": True})
     if action == "calls" and request.method == "GET":
         return JSONResponse({"calls": [dataclasses.asdict(c) for c in state.calls]})
