@@ -23,8 +23,11 @@ from slack_sdk.errors import SlackApiError
 import handlers
 from bot.approvers import Approvers
 from bot.clock import Clock, SystemClock
+from bot.deadlines import Deadlines
 from bot.executor import Executor
+from bot.home import HomeTab
 from bot.langsmith import LangSmithClient, RetryPolicy
+from bot.minimiser import Minimiser
 from bot.notifier import Notifier
 from bot.preview import Previewer
 from bot.scheduler import CheckScheduler
@@ -100,6 +103,11 @@ class PurgeBot:
         self.previewer = Previewer(context, progress_interval=tuning.progress_interval)
         self.executor = Executor(context, progress_interval=tuning.progress_interval, wait_notice=tuning.wait_notice)
         self.verifier = Verifier(context, approvers=self.approvers)
+        self.deadlines = Deadlines(context, approvers=self.approvers)
+        self.home = HomeTab(
+            store=self.store, slack=self.slack, approvers=self.approvers, clock=self.clock, settings=settings
+        )
+        self.minimiser = Minimiser(context)
         self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock, channel_pace=tuning.channel_pace)
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
@@ -120,7 +128,7 @@ class PurgeBot:
                 listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
                 process_before_response=False,
             )
-            handlers.register(self._bolt, workflow=self.workflow, clock=self.clock)
+            handlers.register(self._bolt, workflow=self.workflow, clock=self.clock, home=self.home)
         return self._bolt
 
     def start(self) -> None:
@@ -146,8 +154,10 @@ class PurgeBot:
         self.store.close()
 
     def _tick(self) -> None:
-        """The scheduler's job: run due checks, then forget replay answers past their window."""
+        """The scheduler's job: due checks, deadlines, minimisation, and forgetting old replay answers."""
         self.verifier.run_due()
+        self.deadlines.run()
+        self.minimiser.run()
         self.workflow.forget_old_interactions()
 
     def reclaim_dead_claims(self) -> int:

@@ -78,8 +78,8 @@ def request_message(
                 "type": "actions",
                 "block_id": f"decision:{request.id}:{(request.preview_digest or '')[:12]}",
                 "elements": [
-                    _button("Approve", APPROVE_ACTION, "primary", request),
-                    _button("Reject", REJECT_ACTION, "danger", request),
+                    decision_button("Approve", APPROVE_ACTION, "primary", request),
+                    decision_button("Reject", REJECT_ACTION, "danger", request),
                 ],
             }
         )
@@ -89,7 +89,7 @@ def request_message(
     return {"text": f"{request.label}: {summary_text(request)}", "blocks": blocks}
 
 
-def _button(label: str, action_id: str, style: str, request: Request) -> dict[str, Any]:
+def decision_button(label: str, action_id: str, style: str, request: Request) -> dict[str, Any]:
     return {
         "type": "button",
         "action_id": action_id,

@@ -9,11 +9,13 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.clock import Clock
+from bot.home import HomeTab
 from bot.workflow import Workflow
-from handlers import actions, commands, views
+from handlers import actions, commands, events, views
 
 
-def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+def register(app: App, *, workflow: Workflow, clock: Clock, home: HomeTab) -> None:
     commands.register(app, workflow=workflow, clock=clock)
-    actions.register(app, workflow=workflow)
+    actions.register(app, workflow=workflow, home=home)
     views.register(app, workflow=workflow, clock=clock)
+    events.register(app, home=home)

@@ -234,6 +234,58 @@ class Delivery(ABC):
         }
         return self._send_interactive(payload, trigger_id=trigger, response_url=None)
 
+    def open_home(self, *, user_id: str) -> Delivered:
+        """The person opens the app's Home tab: an Events API ``app_home_opened`` event."""
+        payload: JSON = {
+            "token": LEGACY_VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "api_app_id": self.api_app_id,
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(5).upper()}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": f"D{user_id[1:]}",
+                "tab": "home",
+                "event_ts": self._new_action_ts(),
+            },
+        }
+        return self._send_event(payload)
+
+    def click_in_view(self, *, user_id: str, view: View, label: str) -> Delivered:
+        """Click the button labelled ``label`` in a view (the Home tab or a modal): no channel, no
+        message and no ``response_url`` come with it, as with Slack."""
+        found = next(((b, e) for b, e in _iter_buttons(view.view.get("blocks", [])) if _button_label(e) == label), None)
+        if found is None:
+            raise LookupError(f"view {view.id} has no button {label!r}")
+        block_id, button = found
+        trigger = self._new_trigger_id()
+        self.slack.register_trigger(trigger, user_id=user_id)
+        payload: JSON = {
+            "type": "block_actions",
+            "user": self._user_json(user_id),
+            "api_app_id": self.api_app_id,
+            "token": LEGACY_VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view.id},
+            "trigger_id": trigger,
+            "team": {"id": self.team_id, "domain": self.slack.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": view.view,
+            "actions": [
+                {
+                    "action_id": button.get("action_id"),
+                    "block_id": block_id or "actions",
+                    "text": button.get("text"),
+                    "value": button.get("value"),
+                    "type": "button",
+                    "action_ts": self._new_action_ts(),
+                }
+            ],
+        }
+        return self._send_interactive(payload, trigger_id=trigger, response_url=None)
+
     @abstractmethod
     def replay(self, delivered: Delivered) -> Delivered:
         """Send an earlier delivery's payload again: a retried or replayed request."""
@@ -247,6 +299,10 @@ class Delivery(ABC):
     @abstractmethod
     def _send_interactive(self, payload: JSON, *, trigger_id: str, response_url: str | None) -> Delivered:
         """Deliver an interactivity payload (block_actions, view_submission, ...)."""
+
+    @abstractmethod
+    def _send_event(self, payload: JSON) -> Delivered:
+        """Deliver an Events API callback."""
 
     # ----------------------------------------------------------------- payload helpers
 
@@ -406,6 +462,11 @@ class SlackDelivery(Delivery):
     def _send_interactive(self, payload: JSON, *, trigger_id: str, response_url: str | None) -> Delivered:
         return self._deliver(self._interactive_body(payload), trigger_id=trigger_id, response_url=response_url)
 
+    def _send_event(self, payload: JSON) -> Delivered:
+        body = json.dumps(payload, separators=(",", ":"))
+        headers = {**self.signed_headers(body), "Content-Type": "application/json"}
+        return self.post_raw(body, headers=headers)
+
     def _deliver(self, body: str, *, trigger_id: str | None, response_url: str | None) -> Delivered:
         delivered = self.post_raw(body, headers=self.signed_headers(body))
         return Delivered(
@@ -468,9 +529,12 @@ class SocketDelivery(Delivery):
             response_url=response_url,
         )
 
+    def _send_event(self, payload: JSON) -> Delivered:
+        return self._envelope("events_api", payload, accepts_response_payload=False, trigger_id=None, response_url=None)
+
     def _envelope(
         self,
-        type_: Literal["slash_commands", "interactive"],
+        type_: Literal["slash_commands", "interactive", "events_api"],
         payload: Mapping[str, Any],
         *,
         accepts_response_payload: bool,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.home import HomeTab
 from bot.workflow import Workflow
 from handlers.actions import approve, reject
 
 
-def register(app: App, *, workflow: Workflow) -> None:
-    approve.register(app, workflow=workflow)
-    reject.register(app, workflow=workflow)
+def register(app: App, *, workflow: Workflow, home: HomeTab) -> None:
+    approve.register(app, workflow=workflow, home=home)
+    reject.register(app, workflow=workflow, home=home)
