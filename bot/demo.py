@@ -16,7 +16,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
+from bot import report
 from bot.app import Tuning
 from bot.clock import SandboxClock, parse_utc
 from bot.sandbox.slack_server import Event, FakeSlack, Message
@@ -28,6 +30,7 @@ CHANNELS = {REQUESTS_CHANNEL: "#privacy-requests", NOTIFY_CHANNEL: "#compliance"
 KNOWN_TRACES = 40
 TYPO_ID = "9a1e0c6f-0000-4bad-8bad-0123456789ab"
 WAIT = 30.0
+UTC = ZoneInfo("UTC")
 
 
 def _names(text: str) -> str:
@@ -156,6 +159,12 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
     transcript.person(alice.user_id, REQUESTS_CHANNEL, "/purge status PURGE-1")
     ack = alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     transcript.bot(f"{CHANNELS[REQUESTS_CHANNEL]} purgebot (only alice sees this):", ack.body)
+
+    transcript.say("\n— The compliance officer runs `purgebot report PURGE-1` for the ticket. —")
+    with tempfile.TemporaryDirectory(prefix="purgebot-report-") as folder:
+        json_path, md_path = report.write(world.bot.store.db, 1, Path(folder), now=clock.now(), tz=UTC)
+        transcript.say(f"  wrote {json_path.name} ({json_path.stat().st_size:,} bytes) and {md_path.name}:\n")
+        transcript.say(textwrap.indent(md_path.read_text(), "    "))
 
 
 def _root_with_buttons(slack: FakeSlack) -> Message | None:

@@ -150,7 +150,7 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         "",
         f"{approved['traces']:,} traces and {approved['examples']:,} dataset examples "
         f"({approved['found_after_preview']:,} traces found after the preview, as the approval states; "
-        f"{approved['left_out_as_unknown']:,} IDs left out as unknown to LangSmith). "
+        f"{messages.plural(approved['left_out_as_unknown'], 'ID', 'IDs')} left out as unknown to LangSmith). "
         f"SHA-256 of the set: `{approved['digest']}`.",
         "",
         "## What was sent to LangSmith",
