@@ -1,0 +1,495 @@
+"""One crash-loop trial: kill -9 a real ``purgebot serve`` at random points of a large purge.
+
+DESIGN.md ("Nothing lost"): a request, each batch and each scheduled check is a row before anything
+is sent; a crash re-sends at most the calls that were in flight; a check that came due while the
+bot was down runs when it comes back. A trial checks exactly that, with nothing simulated on the
+purgebot side — the installed console script runs as a child process (:class:`ServeProcess`) and is
+killed with SIGKILL, so no ``finally`` and no shutdown hook runs:
+
+1. fresh stand-ins and a fresh SQLite file; the LangSmith stand-in holds ``traces`` traces of one
+   data subject (``user_id=…``) spread over a few projects, plus unrelated traces that must survive;
+2. Alice files ``/purge metadata user_id=…`` over signed HTTP, the preview's streaming search finds
+   the subject's traces, Bob approves, the executor sends the deletes;
+3. meanwhile the server is killed 1…``max_kills`` times at seeded random points — during the
+   preview's search (after n ``runs/query`` calls), during the deletes (after n ``runs/delete``
+   calls: between batches or with calls in flight) or just after ``submitted`` (while the outbox is
+   still posting) — and started again on the same file each time;
+4. once the request is submitted, the invariants are read from the SQLite file and from the
+   stand-ins' call logs (see ``_Trial._check_purge``) — among them that only batches whose call a
+   killed process made but never recorded as answered are sent again;
+5. the downtime check: the server is stopped, LangSmith's weekend job runs, the scheduled check's
+   due time is moved into the past while no server runs, the server starts → the check runs at once
+   and the request is ``verified``.
+
+Why a metadata request rather than 20,000 trace IDs in the slash command: Slack's real limit is about
+80 IDs a command, so a 20,000-ID command would test a path Slack never delivers, while a subject
+purge of 20,000 traces is how a purge that large really arrives — and it also puts the preview's
+streaming search (about ``traces / 100`` queries) in the way of the kills.
+
+Why the due time is moved in SQLite rather than set with ``PURGEBOT_VERIFY_AT=+2s``: the server
+reads the real clock, and a 2-second interval would fall due while the server is still up (the check
+would then run before the weekend, find everything and re-send it), or not, depending on timing. A
+due time in the past while nobody runs is exactly the state a long downtime leaves behind; the
+server's own code then has to find the overdue row at start. The row is asserted to be pending and
+due in the future before it is moved, so the check cannot have run earlier.
+
+From the approval on, the LangSmith stand-in answers every call after ``latency`` seconds, so kills
+land with delete calls in flight. The preview's search runs at the stand-in's own speed
+(``search_latency``, default 0): its ~200 queries go one after another, a kill there is placed by
+counting them, and 20 ms more each would only make the loop slower. For the same reason the
+stand-in's ``runs/query`` limit, and the bot's matching pace, are raised (the rate limit has its
+own tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.clock import parse_utc, utc_iso
+from bot.sandbox.langsmith_server import Call, FakeLangSmith
+from bot.sandbox.process import ServeProcess, ServeProcessError
+from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_user import SlackDelivery, SlackUser
+from bot.sandbox.world import (
+    ALICE,
+    BOB,
+    LANGSMITH_KEY,
+    NOTIFY_CHANNEL,
+    REQUESTS_CHANNEL,
+    SIGNING_SECRET,
+    World,
+    running_world,
+)
+from bot.workflow import items_digest
+from storage import batches, checks, claims, events, items, outbox, requests
+from storage.db import Store
+
+SEARCH, DELETES, SUBMITTED = "search", "deletes", "submitted"
+PHASES = (SEARCH, DELETES, SUBMITTED)
+FAST_QUERIES = "100000/1s"  # the bot's runs/query pace, matching the stand-in's raised limit
+TAKEOVER = "took over work of stopped processes"
+
+
+class TrialFailed(AssertionError):
+    """A trial could not go on (a wait ran out, the server did not come up)."""
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Where to kill: in ``phase``, once ``after`` calls (search: ``runs/query``, deletes:
+    ``runs/delete``) reached the stand-in since this server started — or, after submit, ``after`` ms."""
+
+    phase: str
+    after: int
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    traces: int = 20_000
+    projects: int = 3
+    others: int = 300  # unrelated traces per project, which must survive the purge
+    latency: float = 0.02  # seconds the LangSmith stand-in takes for every call from the approval on
+    search_latency: float = 0.0  # ... and for the preview's search (about traces / 100 queries, one at a time)
+    concurrency: int = 4  # PURGEBOT_DELETE_CONCURRENCY
+    max_kills: int = 3
+    wait: float = 120.0  # the longest any one step may take
+
+
+@dataclass
+class TrialResult:
+    trial: int
+    seed: int
+    kills: list[str] = field(default_factory=list)  # where each kill landed, as seen in the dead process's file
+    batches: int = 0
+    unanswered: int = 0  # delete calls killed processes made whose batch their file did not record as sent
+    duplicates: int = 0  # delete calls that repeated an earlier one (a batch re-sent)
+    bound: int = 0  # kills x concurrency
+    takeovers: int = 0  # restarts that freed a dead process's claims at once
+    downtime: str = ""  # what the check that fell due during downtime did
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def plan_kills(rng: random.Random, config: TrialConfig) -> list[Kill]:
+    """1…max_kills kill points in the order a purge reaches them."""
+    pages = max(1, config.traces // 100)
+    calls = max(1, config.traces // 1000) + 1  # trace batches and the metadata delete
+    chosen = sorted(
+        (rng.choices(PHASES, weights=(25, 55, 20))[0] for _ in range(rng.randint(1, config.max_kills))),
+        key=PHASES.index,
+    )
+    kills = []
+    for phase in chosen:
+        if phase == SEARCH:
+            kills.append(Kill(SEARCH, rng.randint(1, max(1, pages * 9 // 10))))
+        elif phase == DELETES:
+            kills.append(Kill(DELETES, rng.randint(0, calls)))
+        else:
+            kills.append(Kill(SUBMITTED, rng.randint(0, 400)))
+    return kills
+
+
+def trial_seed(seed: int, trial: int) -> int:
+    return seed * 1_000_003 + trial
+
+
+def run_trial(trial: int, seed: int, config: TrialConfig, workdir: Path) -> TrialResult:
+    """Run one trial in ``workdir`` (a fresh directory); invariant failures are returned, not raised."""
+    result = TrialResult(trial=trial, seed=trial_seed(seed, trial))
+    rng = random.Random(result.seed)
+    kills = plan_kills(rng, config)
+    started = time.monotonic()
+    langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, latency=config.search_latency, query_limit=(100_000, 1.0))
+    with running_world(workdir / "purgebot.db", start=False, langsmith=langsmith) as world:
+        server = ServeProcess(
+            db_path=world.db_path,
+            slack_url=world.slack_url,
+            langsmith_url=world.langsmith_url,
+            log_path=workdir / "serve.log",
+            extra_env={
+                "PURGEBOT_DELETE_CONCURRENCY": str(config.concurrency),
+                "PURGEBOT_LANGSMITH_QUERY_RATE": FAST_QUERIES,
+            },
+        )
+        try:
+            _Trial(world, server, config, rng, result).run(kills)
+        except (TrialFailed, ServeProcessError) as error:
+            result.failures.append(f"{error}\n--- serve log tail:\n{server.log_tail(30)}")
+        finally:
+            server.kill()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class _Trial:
+    def __init__(
+        self, world: World, server: ServeProcess, config: TrialConfig, rng: random.Random, result: TrialResult
+    ) -> None:
+        self.world = world
+        self.server = server
+        self.config = config
+        self.rng = rng
+        self.result = result
+        self.subject = f"subject-{rng.randrange(10**6)}"
+        self.expected_takeovers = 0
+        self.deletes_seen = 0  # delete calls made by processes killed before
+        self.unanswered: Counter[tuple[str, str]] = Counter()  # calls made whose batch the file does not hold sent
+
+    # -- the story ------------------------------------------------------------------------------
+
+    def run(self, kills: list[Kill]) -> None:
+        subject, others = self._seed()
+        self.result.bound = len(kills) * self.config.concurrency
+        self.server.start()
+        with self._people() as (alice, _):
+            filed = alice.slash(f'metadata user_id={self.subject} --reason "DSR-crash"', channel_id=REQUESTS_CHANNEL)
+        if filed.status != 200 or "Filing a subject purge" not in filed.body:
+            raise TrialFailed(f"filing was refused: {filed.status} {filed.body}")
+        pending = list(kills)
+        while pending and pending[0].phase == SEARCH:
+            self._kill_at(pending.pop(0))
+        root = self._wait_for_preview()
+        self.world.langsmith.latency = self.config.latency  # the deletes take a while: kills land mid-call
+        with self._people() as (_, bob):
+            clicked = bob.click(root, "Approve")
+        if clicked.status != 200:
+            raise TrialFailed(f"the approval was refused: {clicked.status} {clicked.body}")
+        # The click is acked before it is recorded (the ack must be fast); a kill in between loses the
+        # click and leaves the buttons up for the approver to click again. The purge starts once it is
+        # recorded, so that is where the kills in the purge are counted from.
+        self._wait("Bob's approval is recorded", lambda: self._state() != "awaiting_approval")
+        for kill in pending:
+            self._kill_at(kill)
+        self._wait("PURGE-1 is submitted and the outbox drained", self._settled)
+        self.result.takeovers = self.server.log_text().count(TAKEOVER)
+        self._expect(
+            self.result.takeovers == self.expected_takeovers,
+            f"{self.result.takeovers} restarts took over claims at once; "
+            f"{self.expected_takeovers} killed processes held one",
+        )
+        with _store(self.world.db_path) as store:
+            self._check_purge(store, subject, others)
+        self._downtime_check(subject, others)
+
+    def _seed(self) -> tuple[set[str], set[str]]:
+        """The subject's traces over a few projects (a day old, so the search at execution finds none
+        anew), and unrelated traces in the same projects."""
+        langsmith = self.world.langsmith
+        day_ago = datetime.now(UTC) - timedelta(days=1)
+        subject: set[str] = set()
+        others: set[str] = set()
+        projects = max(1, self.config.projects)
+        for n in range(projects):
+            project = langsmith.add_project(f"prod-{n}")
+            share = self.config.traces // projects + (1 if n < self.config.traces % projects else 0)
+            metadata = {"user_id": self.subject}
+            subject.update(langsmith.add_traces(project, share, metadata=metadata, start_time=day_ago))
+            others.update(langsmith.add_traces(project, self.config.others, metadata={"user_id": "someone-else"}))
+        return subject, others
+
+    @contextlib.contextmanager
+    def _people(self) -> Iterator[tuple[SlackUser, SlackUser]]:
+        """Alice and Bob, through a fresh signed-HTTP delivery (the server may have been restarted)."""
+        delivery = SlackDelivery(
+            app_url=self.server.url,
+            signing_secret=SIGNING_SECRET,
+            slack=self.world.slack,
+            slack_url=self.world.slack_url,
+        )
+        try:
+            yield SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
+        finally:
+            delivery.close()
+
+    # -- killing --------------------------------------------------------------------------------
+
+    def _kill_at(self, kill: Kill) -> None:
+        langsmith = self.world.langsmith
+        if kill.phase == SEARCH:
+            base = len(langsmith.calls_to("runs/query"))
+            self._wait(
+                "the preview's search is under way",
+                lambda: len(langsmith.calls_to("runs/query")) - base >= kill.after or self._preview_stored(),
+            )
+        elif kill.phase == DELETES:
+            base = len(langsmith.calls_to("runs/delete"))
+            self._wait(
+                "delete calls arrive",
+                lambda: len(langsmith.calls_to("runs/delete")) - base >= kill.after or self._state() == "submitted",
+            )
+        else:
+            self._wait("PURGE-1 is submitted", lambda: self._state() == "submitted")
+            time.sleep(kill.after / 1000)
+        dead = self.server.pid
+        self.server.kill()
+        time.sleep(0.2)  # a request body already in the socket buffer still reaches the stand-in
+        self._wait("the killed process's calls are cut off", lambda: all(c.status is not None for c in langsmith.calls))
+        where, held = self._where(kill, dead)
+        self.result.kills.append(where)
+        self.expected_takeovers += held
+        self.server.start(timeout=60.0)
+
+    def _where(self, kill: Kill, dead: int | None) -> tuple[str, bool]:
+        """Where the kill landed, read from the file the dead process left; and whether it left a claim.
+
+        "unanswered" counts the delete calls the dead process made whose batch its file does not
+        record as sent: exactly what the restart has to send again.
+        """
+        deletes = self.world.langsmith.calls_to("runs/delete")
+        made = {_call_key(call) for call in deletes[self.deletes_seen :]}
+        self.deletes_seen = len(deletes)
+        with _store(self.world.db_path) as store:
+            request = requests.get(store.db, 1)
+            held = any(f":{dead}:" in owner for owner in claims.owners(store.db))
+            rows = batches.for_request(store.db, 1)
+            recorded = {_batch_key(b, items.in_batch(store.db, b.id)) for b in rows if b.state == batches.SENT}
+            found = items.count(store.db, 1, kind=items.TRACE)
+            unsent = outbox.pending_count(store.db)
+        unanswered = made - recorded
+        self.unanswered.update(unanswered)
+        self.result.unanswered += len(unanswered)
+        if request.state == "awaiting_approval":
+            what = "preview ready" if request.preview else f"search, {found:,} found"
+        elif request.state == "submitted":
+            what = f"submitted, {unsent} posts unsent"
+        else:
+            sent = sum(1 for b in rows if b.state == batches.SENT)
+            what = f"{request.state}, {sent}/{len(rows)} sent" if rows else f"{request.state}, no batches yet"
+        if unanswered:
+            what += f", {len(unanswered)} unanswered"
+        return f"{kill.phase}@{kill.after}: {what}", held
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    def _wait(self, what: str, condition: Callable[[], bool], timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or self.config.wait)
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TrialFailed(f"{what}: still not so after {timeout or self.config.wait:g}s")
+            time.sleep(0.003)
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """One value from the file, read on a short-lived connection (the server writes beside it)."""
+        if not self.world.db_path.exists():
+            return None
+        conn = sqlite3.connect(self.world.db_path, timeout=30.0)
+        try:
+            row = conn.execute(sql, params).fetchone()
+        except sqlite3.OperationalError:  # no such table: the server has not migrated the file yet
+            return None
+        finally:
+            conn.close()
+        return row[0] if row else None
+
+    def _state(self) -> str | None:
+        value = self._query("SELECT state FROM requests WHERE id = 1")
+        return str(value) if value is not None else None
+
+    def _preview_stored(self) -> bool:
+        return bool(self._query("SELECT preview IS NOT NULL FROM requests WHERE id = 1"))
+
+    def _settled(self) -> bool:
+        return self._state() == "submitted" and self._outbox_drained()
+
+    def _outbox_drained(self) -> bool:
+        return bool(self._query("SELECT count(*) FROM outbox WHERE state = 'pending'") == 0)
+
+    def _wait_for_preview(self) -> Message:
+        def root() -> Message | None:
+            for message in self.world.slack.messages(REQUESTS_CHANNEL):
+                text = message.render()
+                if not message.is_reply and "PURGE-1*" in text and "[Approve]" in text:
+                    return message
+            return None
+
+        self._wait("the preview of PURGE-1 is posted", lambda: root() is not None)
+        found = root()
+        assert found is not None
+        return found
+
+    # -- invariants -----------------------------------------------------------------------------
+
+    def _expect(self, condition: bool, message: str) -> None:
+        if not condition:
+            self.result.failures.append(message)
+
+    def _check_purge(self, store: Store, subject: set[str], others: set[str]) -> None:
+        """After the last restart: every approved trace ID went out, each batch is recorded sent exactly
+        once, re-sends stay within what kills can explain, the scheduled check exists, the chain holds,
+        and Slack saw nothing twice."""
+        db = store.db
+        expect = self._expect
+        request = requests.get(db, 1)
+        expect(request.state == "submitted", f"PURGE-1 is {request.state}, not submitted")
+        expect(request.claim_owner is None, f"PURGE-1 is still claimed by {request.claim_owner}")
+        approved = set(items.values(db, 1, items.INCLUDED, kind=items.TRACE))
+        expect(approved == subject, f"approved set has {len(approved):,} IDs; the subject has {len(subject):,}")
+
+        rows = batches.for_request(db, 1)
+        self.result.batches = len(rows)
+        expect(bool(rows), "no batches were written")
+        unsent = [(b.id, b.state) for b in rows if b.state != batches.SENT]
+        expect(not unsent, f"batches not sent: {unsent}")
+        expect(all(b.attempts == 1 for b in rows), f"a batch was recorded more than once: {[b.attempts for b in rows]}")
+        recorded = Counter(e.data["batch"] for e in events.for_request(db, 1) if e.kind == "batch_sent")
+        expect(
+            recorded == Counter({b.id: 1 for b in rows}),
+            f"batch_sent events per batch: {dict(recorded)} (batches {[b.id for b in rows]})",
+        )
+        kinds = [e.kind for e in events.for_request(db, 1)]
+        expect(kinds.count("submitted") == 1, f"{kinds.count('submitted')} 'submitted' events")
+
+        stored_calls = {_batch_key(b, items.in_batch(db, b.id)) for b in rows}
+        deletes = self.world.langsmith.calls_to("runs/delete")
+        made = Counter(_call_key(call) for call in deletes)
+        expect(set(made) == stored_calls, "a delete call does not match any stored batch (re-cut or extra)")
+        statuses = Counter(call.status for call in deletes)
+        expect(set(statuses) <= {202, 499}, f"delete answers: {dict(statuses)}")
+        accepted = {tid for call in deletes if call.status == 202 for tid in call.body.get("trace_ids") or []}
+        expect(accepted == approved, f"accepted deletes cover {len(accepted & approved):,} of {len(approved):,} IDs")
+        expect(not accepted & others, f"{len(accepted & others)} unrelated traces were sent for deletion")
+        self.result.duplicates = sum(count - 1 for count in made.values())
+        resent_unasked = sorted(n - 1 - self.unanswered[key] for key, n in made.items() if n - 1 > self.unanswered[key])
+        expect(not resent_unasked, f"a batch recorded as sent at a kill was sent again ({resent_unasked} extra calls)")
+        expect(
+            self.result.duplicates <= self.result.bound,
+            f"{self.result.duplicates} re-sent calls, more than kills x concurrency = {self.result.bound}",
+        )
+
+        scheduled = [c for c in checks.for_request(db, 1) if c.kind == checks.SCHEDULED]
+        expect(
+            [(c.seq, c.state, c.target) for c in scheduled] == [(0, checks.PENDING, checks.TRACES)],
+            f"scheduled checks: {[(c.seq, c.state, c.target) for c in scheduled]}",
+        )
+        self._check_file(store)
+        self._check_slack(submitted_posts=1)
+
+    def _check_file(self, store: Store) -> None:
+        chain = events.verify_chain(store.db)
+        self._expect(chain.intact, f"the event chain is broken at event {chain.first_bad}")
+        integrity = store.db.execute("PRAGMA integrity_check").fetchone()[0]
+        self._expect(integrity == "ok", f"PRAGMA integrity_check: {integrity}")
+
+    def _check_slack(self, *, submitted_posts: int) -> None:
+        """Nothing posted twice: every bot message carries its outbox id, and no id appears twice."""
+        slack = self.world.slack
+        posted = [m for channel in (REQUESTS_CHANNEL, NOTIFY_CHANNEL) for m in slack.messages(channel) if m.is_bot]
+        ids = Counter((m.metadata or {}).get("event_payload", {}).get("outbox_id") for m in posted)
+        twice = {key: n for key, n in ids.items() if n > 1}
+        self._expect(not twice, f"posted twice (outbox id: times): {twice}")
+        self._expect(None not in ids, "a bot message without an outbox id")
+        said = sum("is *submitted*" in m.render() for m in posted if m.is_reply)
+        self._expect(said == submitted_posts, f"'submitted' said {said} times in the thread")
+
+    def _downtime_check(self, subject: set[str], others: set[str]) -> None:
+        """Stop; the weekend job runs and the check falls due while nothing runs; start → it runs."""
+        code = self.server.stop()
+        self._expect(code == 0, f"a graceful stop exited with {code}")
+        with _store(self.world.db_path) as store:
+            upcoming = checks.next_pending(store.db, 1)
+            if upcoming is None:
+                raise TrialFailed("no scheduled check is pending before the downtime")
+            if parse_utc(upcoming.due_at) <= datetime.now(UTC):
+                raise TrialFailed(f"the scheduled check was already due ({upcoming.due_at}) before the downtime")
+            deleted = self.world.langsmith.run_weekend()
+            self._expect(deleted >= len(subject), f"the weekend job deleted {deleted:,} traces")
+            overdue = utc_iso(datetime.now(UTC) - timedelta(hours=1))
+            with store.write() as db:
+                db.execute("UPDATE checks SET due_at = ? WHERE id = ?", [overdue, upcoming.id])
+        self.server.start(timeout=60.0)
+        self._wait(
+            "PURGE-1 is verified and the outbox drained", lambda: self._state() == "verified" and self._outbox_drained()
+        )
+        with _store(self.world.db_path) as store:
+            done = checks.get(store.db, upcoming.id)
+            self._expect(
+                (done.state, done.remaining, done.outcome) == (checks.DONE, 0, "clear"),
+                f"the overdue check: {done.state}, {done.remaining} remaining, {done.outcome}",
+            )
+            self.result.downtime = f"{done.outcome}: {done.checked:,} checked, {done.remaining} remain"
+            kinds = [e.kind for e in events.for_request(store.db, 1)]
+            self._expect(kinds.count("verified") == 1, f"{kinds.count('verified')} 'verified' events")
+            self._check_file(store)
+        notified = [m.render() for m in self.world.slack.messages(NOTIFY_CHANNEL) if "PURGE-1 verified" in m.render()]
+        self._expect(len(notified) == 1, f"the compliance channel heard 'PURGE-1 verified' {len(notified)} times")
+        self._check_slack(submitted_posts=1)
+        survivors = sum(self.world.langsmith.trace_exists(t) for t in others)
+        self._expect(survivors == len(others), f"{len(others) - survivors} unrelated traces were deleted")
+        self._expect(
+            not any(self.world.langsmith.trace_exists(t) for t in subject), "a subject trace survived the weekend"
+        )
+
+
+@contextlib.contextmanager
+def _store(path: Path) -> Iterator[Store]:
+    store = Store(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _batch_key(batch: batches.Batch, values: list[str]) -> tuple[str, str]:
+    if batch.kind == batches.METADATA:
+        return ("metadata", batch.digest)
+    return (str(batch.session_id), ",".join(sorted(values)))
+
+
+def _call_key(call: Call) -> tuple[str, str]:
+    body: dict[str, Any] = call.body if isinstance(call.body, dict) else {}
+    if body.get("metadata"):
+        return ("metadata", items_digest([f"{k}={v}" for k, v in body["metadata"].items()]))
+    return (str(body.get("session_id")), ",".join(sorted(body.get("trace_ids") or [])))
