@@ -148,7 +148,9 @@ class Notifier:
             return None
         existing = outbox.slot_ts(self._store.db, row.request_id, row.slot) if row.slot and row.request_id else None
         if existing is not None:
-            self._slack.chat_update(channel=existing[0], ts=existing[1], **payload)
+            # An edit carries its outbox id too, so a retry after a timeout can tell it already landed.
+            if not (row.attempts and self._edit_landed(row, *existing)):
+                self._slack.chat_update(channel=existing[0], ts=existing[1], metadata=_metadata(row), **payload)
             return existing[1]
         ts = self._find_posted(row, channel, thread_ts) if row.attempts else None
         if ts is None:
@@ -158,7 +160,7 @@ class Notifier:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}},
+                metadata=_metadata(row),
                 **payload,
             )
             ts = str(answer["ts"])
@@ -179,19 +181,32 @@ class Notifier:
         except SlackApiError:
             return None
         for message in found.get("messages") or []:
-            meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("outbox_id") == row.id
-            ):
+            if _carries(message, row):
                 return str(message["ts"])
         return None
+
+    def _edit_landed(self, row: OutboxRow, channel: str, ts: str) -> bool:
+        """After a failed attempt at an edit, whether Slack applied it anyway (the message carries its id)."""
+        try:
+            found = self._slack.conversations_replies(channel=channel, ts=ts, include_all_metadata=True, limit=200)
+        except SlackApiError:
+            return False
+        return any(m.get("ts") == ts and _carries(m, row) for m in found.get("messages") or [])
 
     def _pace(self, channel: str) -> None:
         wait = self._last_post.get(channel, 0.0) + self._channel_pace - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_post[channel] = time.monotonic()
+
+
+def _metadata(row: OutboxRow) -> dict[str, Any]:
+    return {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}}
+
+
+def _carries(message: dict[str, Any], row: OutboxRow) -> bool:
+    meta = message.get("metadata") or {}
+    return meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("outbox_id") == row.id
 
 
 def _with_link(payload: dict[str, Any], permalink: str) -> dict[str, Any]:

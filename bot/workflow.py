@@ -35,6 +35,10 @@ RecordingFailed = StorageError
 """The database could not record an action (read-only file, full disk, locked too long); nothing changed."""
 
 REPLAY_WINDOW = timedelta(minutes=5)
+_APPROVED_SINCE = frozenset(
+    {State.APPROVED, State.EXECUTING, State.SUBMITTED, State.VERIFIED, State.UNVERIFIED, State.FAILED}
+)
+"""States a request can only have reached through an approval."""
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,11 @@ class Workflow:
             return "That request does not exist."
         if request.state != State.AWAITING_APPROVAL:
             by = f" by <@{request.decided_by}>" if request.decided_by else ""
+            if request.state in _APPROVED_SINCE:
+                # Name the decision, not the executor's later state: "already submitted by <@bob>"
+                # would credit the approver with what the bot did after the approval.
+                now = "" if request.state == State.APPROVED else f" (now {request.state.replace('_', ' ')})"
+                return f"{request.label} is already approved{by}{now}; nothing changed."
             return f"{request.label} is already {request.state.replace('_', ' ')}{by}; nothing changed."
         if request.preview_digest is None:
             return f"The preview of {request.label} is not ready yet; decide once it is posted."
