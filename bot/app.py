@@ -144,6 +144,7 @@ class PurgeBot:
         if self._running:
             self.executor.halt()  # else the executor sends every remaining batch before it stops
             self.previewer.halt()  # and a long search goes on through the whole workspace
+            self.langsmith.stop_waiting()  # nobody waits out a rate-limit window on the way down
             self.scheduler.stop()
             self._previewer_worker.stop()
             self._executor_worker.stop()

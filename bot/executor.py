@@ -228,6 +228,9 @@ class Executor:
                 self._record_refusal(request, batch, error, fatal=True)
                 return
             except LangSmithUnavailable as error:
+                if self._halting.is_set():  # stopping: the batch stays pending for the next process
+                    outcome.halted = True
+                    return
                 outcome.unavailable = outcome.unavailable or error
                 stop.set()
                 return

@@ -56,7 +56,7 @@ from typing import Any, Self
 import httpx
 import stamina
 
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import LimiterClosed, RateLimiter
 
 __all__ = [
     "MAX_DELETE_IDS",
@@ -390,8 +390,15 @@ class LangSmithClient:
     def __repr__(self) -> str:
         return f"LangSmithClient(endpoint={self.endpoint!r}, workspace_id={self.workspace_id!r})"
 
+    def stop_waiting(self) -> None:
+        """Make callers waiting for a rate-limit slot give up now (the process is stopping); calls
+        already on the wire finish normally."""
+        self.query_limiter.close()
+        self.call_limiter.close()
+
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool; nobody waits for a slot any more."""
+        self.stop_waiting()
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -732,6 +739,10 @@ class LangSmithClient:
         except httpx.TransportError as exc:
             reason = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
             raise LangSmithUnavailable(status=None, reason=reason, retry_after=None, method=method, path=path) from None
+        except LimiterClosed:
+            raise LangSmithUnavailable(
+                status=None, reason="the client was closed", retry_after=None, method=method, path=path
+            ) from None
         assert response is not None
         status = response.status_code
         if not 200 <= status < 300:

@@ -57,7 +57,11 @@ class Previewer:
             else:
                 preview = self._subject(request)
         except LangSmithUnavailable as error:
-            self._context.pause(request, error, "the preview")
+            if not self._halting.is_set():
+                self._context.pause(request, error, "the preview")
+                return True
+            with self._context.store.write() as db:  # stopping: the next process searches again
+                self._context.release(db, request.id)
             return True
         except Halted:
             with self._context.store.write() as db:

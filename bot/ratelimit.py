@@ -29,6 +29,10 @@ from contextlib import contextmanager
 __all__ = ["RateLimiter"]
 
 
+class LimiterClosed(Exception):
+    """The limiter was closed (the process is stopping) while a caller waited for a slot."""
+
+
 class RateLimiter:
     """At most ``calls`` slots in any ``period`` seconds, shared by every thread that uses it."""
 
@@ -38,8 +42,9 @@ class RateLimiter:
         period: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
+        """``sleep`` defaults to a wait that ``close()`` cuts short; tests pass a fake."""
         if calls < 1:
             raise ValueError(f"calls must be at least 1, got {calls}")
         if period <= 0:
@@ -47,7 +52,8 @@ class RateLimiter:
         self.calls = calls
         self.period = float(period)
         self._clock = clock
-        self._sleep = sleep
+        self._closed = threading.Event()
+        self._sleep = sleep or self._closed.wait
         self._stamps: deque[float] = deque()  # times of finished slots, oldest first
         self._in_flight = 0  # slots taken by slot() whose call has not returned yet
         self._cond = threading.Condition()
@@ -99,9 +105,17 @@ class RateLimiter:
         while self._stamps and self._stamps[0] <= horizon:
             self._stamps.popleft()
 
+    def close(self) -> None:
+        """Wake every waiting caller with ``LimiterClosed``; later callers get it at once."""
+        self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
+
     def _reserve(self) -> None:
         """Mark one slot in flight, waiting as long as the window is full."""
         while True:
+            if self._closed.is_set():
+                raise LimiterClosed("the rate limiter was closed")
             with self._cond:
                 now = self._clock()
                 self._prune(now)

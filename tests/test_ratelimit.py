@@ -161,3 +161,31 @@ def test_a_full_window_of_calls_in_flight_blocks_until_one_returns() -> None:
     h.join(5)
     w.join(5)
     assert order == ["first returned", "second started"]
+
+
+def test_close_wakes_a_caller_waiting_for_a_slot_at_once() -> None:
+    import threading
+    import time
+
+    from bot.ratelimit import LimiterClosed
+
+    limiter = RateLimiter(1, 30.0)
+    limiter.acquire()
+    outcome: list[str] = []
+
+    def wait_for_slot() -> None:
+        try:
+            limiter.acquire()
+            outcome.append("acquired")
+        except LimiterClosed:
+            outcome.append("closed")
+
+    waiter = threading.Thread(target=wait_for_slot)
+    waiter.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    limiter.close()
+    waiter.join(5)
+    assert outcome == ["closed"] and time.monotonic() - started < 1.0
+    with pytest.raises(LimiterClosed):
+        limiter.acquire()
