@@ -156,6 +156,7 @@ class PurgeBot:
 
     def _tick(self) -> None:
         """The scheduler's job: due checks, deadlines, minimisation, and forgetting old replay answers."""
+        self.workflow.resume_clicks()
         self.verifier.run_due()
         self.deadlines.run()
         self.minimiser.run()

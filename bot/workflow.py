@@ -7,6 +7,7 @@ that changes state, never only in a handler.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 from sqlite_utils import Database
 
 from bot import grammar, messages
@@ -39,6 +41,17 @@ _APPROVED_SINCE = frozenset(
     {State.APPROVED, State.EXECUTING, State.SUBMITTED, State.VERIFIED, State.UNVERIFIED, State.FAILED}
 )
 """States a request can only have reached through an approval."""
+
+
+@dataclass(frozen=True)
+class Click:
+    """An Approve or Reject click, as stored before it is acknowledged."""
+
+    request_id: int
+    preview_digest: str
+    user: str
+    approve: bool
+    response_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,19 +88,47 @@ class Workflow:
         self._settings = settings
         self._on_change = on_change
 
-    def claim_interaction(self, key: str, provisional: str) -> str | None:
+    def claim_interaction(self, key: str, provisional: str, *, pending: Click | None = None) -> str | None:
         """Claim a slash command (trigger_id) or click (action_ts + user) before acting on it.
 
         Returns None when this delivery is the first within the replay window — go ahead — and the
         answer given to the first one otherwise, so a replay gets that answer and does nothing new.
+        A ``pending`` click is stored with the claim, before the ack, so a crash between the ack and
+        the decision does not lose it: ``resume_clicks`` finishes it after a restart.
         """
         now = self._clock.now()
+        answer: dict[str, object] = {"text": provisional}
+        if pending is not None:
+            answer["pending"] = dataclasses.asdict(pending)
         with self._store.write() as db:
             earlier = interactions.recall(db, key, since=utc_iso(now - REPLAY_WINDOW))
             if earlier is not None:
                 return str(earlier["text"])
-            interactions.remember(db, key, {"text": provisional}, utc_iso(now))
+            interactions.remember(db, key, answer, utc_iso(now))
             return None
+
+    def decide_click(self, key: str, click: Click) -> str:
+        """Decide a claimed click and settle its answer; the refusal text, or "" when it was recorded."""
+        reply = self.decide(
+            request_id=click.request_id, preview_digest=click.preview_digest, user=click.user, approve=click.approve
+        )
+        text = reply.text if reply else ""
+        self.settle_interaction(key, text)
+        return text
+
+    def resume_clicks(self, *, older_than: timedelta = timedelta(seconds=30)) -> int:
+        """Decide clicks that were acknowledged but never decided (the process died in between), and
+        tell the clicker through the click's ``response_url`` when there is something to say."""
+        cutoff = utc_iso(self._clock.now() - older_than)
+        with self._store.read_snapshot() as db:
+            unfinished = interactions.unsettled(db, before=cutoff)
+        for key, answer in unfinished:
+            click = Click(**answer["pending"])
+            text = self.decide_click(key, click)
+            if text and click.response_url:
+                WebhookClient(click.response_url).send(text=text, response_type="ephemeral", replace_original=False)
+            log.info("finished a click left by a stopped process", extra={"request": f"PURGE-{click.request_id}"})
+        return len(unfinished)
 
     def settle_interaction(self, key: str, answer: str) -> None:
         """Replace the provisional answer of a claimed interaction with the one actually given."""

@@ -27,5 +27,12 @@ def recall(db: Database, key: str, *, since: str) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
+def unsettled(db: Database, *, before: str) -> list[tuple[str, dict[str, Any]]]:
+    """Interactions claimed before ``before`` whose work was never finished (a crash after the ack)."""
+    rows = db.execute("SELECT key, answer FROM interactions WHERE at < ? AND answer LIKE '%\"pending\"%'", [before])
+    return [(key, answer) for key, raw in rows if "pending" in (answer := json.loads(raw))]
+
+
 def forget_before(db: Database, cutoff: str) -> int:
-    return db.execute("DELETE FROM interactions WHERE at < ?", [cutoff]).rowcount
+    """Drop answers older than ``cutoff``; unfinished work is kept until it is done."""
+    return db.execute("DELETE FROM interactions WHERE at < ? AND answer NOT LIKE '%\"pending\"%'", [cutoff]).rowcount

@@ -43,6 +43,7 @@ def test_a_post_that_timed_out_but_reached_slack_is_not_posted_again(impatient_w
     world = impatient_world
     project = world.langsmith.add_project("prod-chat")
     world.slack.inject("chat.postMessage", delay=2.0)
+    world.langsmith.inject("runs/query", delay=0.5)  # the preview's edit comes after the retried post
 
     file_traces(world, world.langsmith.add_traces(project, 1))
 

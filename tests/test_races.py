@@ -317,3 +317,36 @@ def test_a_forged_button_value_cannot_approve(world: World) -> None:
     _forged_click(world, root, user=BOB, value=f"1:{digest}")
     wait_state(world, "submitted")
     assert deletes_of(world, ids) == 1
+
+
+def test_a_click_acknowledged_but_never_decided_is_finished_after_a_restart(world: World, clock: SandboxClock) -> None:
+    """The state a crash between the ack and the decision leaves: the click is stored, undecided."""
+    from datetime import timedelta
+
+    from bot.workflow import Click
+
+    assert world.bot is not None
+    project = world.langsmith.add_project("prod-chat")
+    file_traces(world, world.langsmith.add_traces(project, 2))
+    root = request_message(world)
+    assert "[Approve]" in root.render()
+    digest = world.bot.store.db.execute("SELECT preview_digest FROM requests").fetchone()[0]
+    world.slack.register_response_url("lost-click", user_id="U0ALICE", channel_id=REQUESTS_CHANNEL)
+    workflow = world.bot.workflow
+    workflow.claim_interaction("click:1.1:U0BOB", "", pending=Click(1, digest, "U0BOB", approve=True))
+    workflow.claim_interaction(
+        "click:1.2:U0ALICE",
+        "",
+        pending=Click(1, digest, "U0ALICE", approve=True, response_url=f"{world.slack_url}/response/lost-click"),
+    )
+
+    assert workflow.resume_clicks() == 0  # too recent: a live handler may still be deciding them
+    clock.jump_to(clock.now() + timedelta(seconds=31))
+    world.stop_bot()
+    world.start_bot()
+
+    wait_state(world, "submitted")
+    wait_ephemeral(world, "U0ALICE", "PURGE-1")  # her own click is refused, whichever was decided first
+    assert [e.via for e in world.slack.ephemerals("U0ALICE")] == ["response_url"]
+    assert len(world.langsmith.calls_to("runs/delete")) == 1
+    assert world.bot.workflow.resume_clicks() == 0  # each finished once

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -10,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.home import HomeTab
 from bot.messages import escape, parse_decision_value
-from bot.workflow import RecordingFailed, Workflow
+from bot.workflow import Click, RecordingFailed, Workflow
 from handlers.replies import publish_home
 
 
@@ -24,9 +23,13 @@ def decide(
     home: HomeTab,
     approve: bool,
 ) -> None:
-    """Ack, decide, and tell the clicker: ephemerally under a message, or on the home tab they clicked in
-    (which has no ``response_url``) by publishing it again with a notice."""
-    ack()
+    """Store the click, ack, decide, and tell the clicker: ephemerally under a message, or on the home tab
+    they clicked in (which has no ``response_url``) by publishing it again with a notice.
+
+    The click is stored before the ack, so a crash after the ack cannot lose it (see
+    ``Workflow.resume_clicks``); that costs one small SQLite write before the ack.
+    """
+    action = (body.get("actions") or [{}])[0]
     user = str((body.get("user") or {}).get("id", ""))
     from_home = (body.get("container") or {}).get("type") == "view"
 
@@ -36,27 +39,30 @@ def decide(
         elif text:
             respond(text=text, response_type="ephemeral", replace_original=False)
 
-    try:
-        _decide(body, tell, workflow=workflow, approve=approve)
-    except RecordingFailed as error:
-        tell(f"purgebot could not record your click ({escape(str(error))}). Nothing changed.")
-
-
-def _decide(body: dict[str, Any], tell: Callable[[str], None], *, workflow: Workflow, approve: bool) -> None:
-    action = (body.get("actions") or [{}])[0]
-    user = str((body.get("user") or {}).get("id", ""))
+    target = parse_decision_value(str(action.get("value", "")))
+    if target is None:
+        ack()
+        tell("That button does not name a purge request; nothing changed.")
+        return
+    click = Click(
+        request_id=target[0],
+        preview_digest=target[1],
+        user=user,
+        approve=approve,
+        response_url=None if from_home else body.get("response_url"),
+    )
     key = f"click:{action.get('action_ts')}:{user}"
-    earlier = workflow.claim_interaction(key, "")
+    try:
+        earlier = workflow.claim_interaction(key, "", pending=click)
+    except RecordingFailed as error:
+        ack()
+        tell(f"purgebot could not record your click ({escape(str(error))}). Nothing changed.")
+        return
+    ack()
     if earlier is not None:
         tell(earlier)
         return
-    target = parse_decision_value(str(action.get("value", "")))
-    if target is None:
-        answer = "That button does not name a purge request; nothing changed."
-    else:
-        request_id, preview_digest = target
-        reply = workflow.decide(request_id=request_id, preview_digest=preview_digest, user=user, approve=approve)
-        answer = reply.text if reply else ""
-    if answer:
-        workflow.settle_interaction(key, answer)
-    tell(answer)
+    try:
+        tell(workflow.decide_click(key, click))
+    except RecordingFailed as error:
+        tell(f"purgebot could not record your click ({escape(str(error))}). Nothing changed.")
