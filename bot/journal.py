@@ -6,6 +6,7 @@ transaction, so a state change, its event and its outbox rows commit together or
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from bot import messages
+from bot import messages, report
 from bot.clock import utc_iso
 from storage import events, outbox, pairs, requests
 from storage.requests import Request
@@ -53,6 +54,29 @@ class Journal:
             payload=payload or messages.thread_note(text),
             at=self.stamp,
         )
+
+    def evidence_in_thread(self, request_id: int, comment: str) -> None:
+        """Queue the evidence report (JSON and Markdown) as files in the request's thread."""
+        found = report.build(self.db, request_id, now=self.at)
+        label = found["request"]["id"]
+        files = (
+            (f"{label}-evidence.json", json.dumps(found, indent=2, ensure_ascii=False) + "\n", comment),
+            (f"{label}-evidence.md", report.markdown(found, self.tz), None),
+        )
+        for filename, content, text in files:
+            outbox.enqueue(
+                self.db,
+                request_id=request_id,
+                kind="file",
+                in_thread=True,
+                at=self.stamp,
+                payload={
+                    "filename": filename,
+                    "title": filename,
+                    "content": content,
+                    "comment": text,
+                },
+            )
 
     def in_notify_channel(self, request_id: int, text: str) -> None:
         """Announce in PURGEBOT_NOTIFY_CHANNEL with a link to the thread (no raw subject values)."""

@@ -146,6 +146,17 @@ class Notifier:
         if row.kind == "ephemeral":
             self._slack.chat_postEphemeral(channel=channel, user=row.user or "", thread_ts=thread_ts, **payload)
             return None
+        if row.kind == "file":
+            # files_upload_v2: files.getUploadURLExternal, the upload, files.completeUploadExternal
+            self._slack.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=payload["content"],
+                filename=payload["filename"],
+                title=payload["title"],
+                initial_comment=payload.get("comment"),
+            )
+            return None
         existing = outbox.slot_ts(self._store.db, row.request_id, row.slot) if row.slot and row.request_id else None
         if existing is not None:
             # An edit carries its outbox id too, so a retry after a timeout can tell it already landed.

@@ -327,6 +327,7 @@ class Verifier:
             journal.event(request.id, ACTOR, "verified", checks_dropped=dropped)
             journal.refresh_request_message(request.id)
             self._say(journal, request, text, notify=True)
+            journal.evidence_in_thread(request.id, f"Evidence report of {request.label}, for the ticket.")
             return State.VERIFIED.value
         if request.state == State.FAILED:
             text = f":white_check_mark: {request.label} (failed): of what was accepted before the failure, {report}."

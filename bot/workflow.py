@@ -437,6 +437,21 @@ class Workflow:
         ]
         return Reply("\n".join(lines))
 
+    def upload_report(self, *, request_id: int, user: str) -> Reply:
+        """Queue the evidence report into the request's thread (requester or approver)."""
+        now = self._clock.now()
+        with self._store.write() as db:
+            request = requests.find(db, request_id)
+            if request is None:
+                return Reply(f"PURGE-{request_id} does not exist.")
+            if user != request.requester and not self._eligible_quietly(user):
+                return Reply(f"Only the requester or an approver can ask for the report of {request.label}.")
+            journal = self._journal_for(db, now)
+            journal.event(request_id, user, "report_requested")
+            journal.evidence_in_thread(request_id, f"Evidence report of {request.label}, asked for by <@{user}>.")
+        self._on_change()
+        return Reply(f"Uploading the evidence report of {request.label} to its thread.")
+
     def verify_now(self, *, request_id: int, user: str) -> Reply:
         """Queue a manual check that runs at once; it neither uses up nor moves the scheduled ones."""
         now = self._clock.now()
@@ -452,7 +467,13 @@ class Workflow:
                     "its deletes were sent."
                 )
             checks.schedule(
-                db, request_id=request_id, seq=0, kind=checks.MANUAL, due_at=utc_iso(now), requested_by=user
+                db,
+                request_id=request_id,
+                seq=0,
+                kind=checks.MANUAL,
+                due_at=utc_iso(now),
+                requested_by=user,
+                target=checks.BOTH,
             )
             self._journal_for(db, now).event(request_id, user, "check_requested")
         self._on_change()

@@ -40,7 +40,11 @@ def minimise(db: Database, request_id: int, hasher: Hasher, *, at: str) -> tuple
     pair_rows = db.execute("SELECT seq, value FROM pairs WHERE request_id = ?", [request_id]).fetchall()
     for seq, value in pair_rows:
         db.execute("UPDATE pairs SET value = ? WHERE request_id = ? AND seq = ?", [hasher(value), request_id, seq])
-    db.execute("UPDATE outbox SET payload = '{}' WHERE request_id = ? AND state != ?", [request_id, outbox.PENDING])
+    # A message still waiting after the whole retention period will not be sent any more either.
+    db.execute(
+        "UPDATE outbox SET payload = '{}', state = CASE WHEN state = ? THEN ? ELSE state END WHERE request_id = ?",
+        [outbox.PENDING, outbox.SUPERSEDED, request_id],
+    )
     _hash_lists(db, "requests", "id", "preview", [request_id], ID_LISTS, hasher)
     batch_ids = [row[0] for row in db.execute("SELECT id FROM batches WHERE request_id = ?", [request_id])]
     _hash_lists(db, "batches", "id", "response", batch_ids, ID_LISTS, hasher)

@@ -223,3 +223,35 @@ def test_minimisation_hashes_raw_values_after_retention_and_the_chain_still_veri
     assert events.verify_chain(check.db).intact
     assert report.build(check.db, 1, now=clock.now())["approved_set"]["traces"] == 12
     check.close()
+
+
+def test_the_report_is_uploaded_to_the_thread_when_verified_and_on_request(world: World, clock: SandboxClock) -> None:
+    assert world.people is not None
+    verified_subject_purge(world, clock)
+
+    def uploaded(count: int) -> None:
+        def done(_: object) -> bool:
+            return len([f for f in world.slack.uploaded_files() if f.completed]) >= count
+
+        world.slack.wait_for(done, timeout=10)
+
+    uploaded(2)
+    files = [f for f in world.slack.uploaded_files() if f.completed]
+    root = request_message_ts(world)
+    assert sorted(f.filename for f in files) == ["PURGE-1-evidence.json", "PURGE-1-evidence.md"]
+    assert all(f.channel == REQUESTS_CHANNEL and f.thread_ts == root for f in files)
+    assert all(b"subject-8842" not in (f.content or b"") and b"ada@example.com" not in (f.content or b"")
+               for f in files)
+    assert json.loads(next(f for f in files if f.filename.endswith(".json")).content or b"")["request"]["state"] == \
+        "verified"
+
+    refused = world.people.carol.slash("report PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    asked = world.people.alice.slash("report PURGE-1", channel_id=REQUESTS_CHANNEL).body
+
+    assert "Only the requester or an approver" in refused
+    assert asked == "Uploading the evidence report of PURGE-1 to its thread."
+    uploaded(4)
+
+
+def request_message_ts(world: World) -> str:
+    return next(m.ts for m in world.slack.messages(REQUESTS_CHANNEL) if not m.is_reply and "PURGE-1*" in m.render())

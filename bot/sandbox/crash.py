@@ -426,7 +426,12 @@ class _Trial:
     def _check_slack(self, *, submitted_posts: int) -> None:
         """Nothing posted twice: every bot message carries its outbox id, and no id appears twice."""
         slack = self.world.slack
-        posted = [m for channel in (REQUESTS_CHANNEL, NOTIFY_CHANNEL) for m in slack.messages(channel) if m.is_bot]
+        posted = [
+            m
+            for channel in (REQUESTS_CHANNEL, NOTIFY_CHANNEL)
+            for m in slack.messages(channel)
+            if m.is_bot and not m.files
+        ]  # uploaded evidence reports carry no metadata
         ids = Counter((m.metadata or {}).get("event_payload", {}).get("outbox_id") for m in posted)
         twice = {key: n for key, n in ids.items() if n > 1}
         self._expect(not twice, f"posted twice (outbox id: times): {twice}")

@@ -20,10 +20,6 @@ from bot.messages import escape, plural
 from bot.workflow import RecordingFailed, Workflow
 from handlers.replies import answer
 
-NOT_YET = (
-    "`/purge {kind}` is not available in this version of purgebot yet. Trace-ID purges work today: see `/purge help`."
-)
-
 
 def filing_text(request: grammar.Request) -> str:
     """The ack for a new request: what is being filed, before anything slow happens."""
@@ -81,7 +77,11 @@ def _dispatch(
                 if refusal is not None:
                     workflow.settle_interaction(key, refusal.text)
                     respond(text=refusal.text, response_type="ephemeral")
-        case grammar.Cancel(request_id=request_id) | grammar.Verify(request_id=request_id):
+        case (
+            grammar.Cancel(request_id=request_id)
+            | grammar.Verify(request_id=request_id)
+            | grammar.Report(request_id=request_id)
+        ):
             key = f"command:{command.get('trigger_id')}"
             earlier = workflow.claim_interaction(key, "Working on it…")
             if earlier is not None:
@@ -89,12 +89,12 @@ def _dispatch(
                 return
             if isinstance(parsed, grammar.Cancel):
                 reply = workflow.cancel(request_id=request_id, user=user)
-            else:
+            elif isinstance(parsed, grammar.Verify):
                 reply = workflow.verify_now(request_id=request_id, user=user)
+            else:
+                reply = workflow.upload_report(request_id=request_id, user=user)
             workflow.settle_interaction(key, reply.text)
             ack(text=reply.text)
-        case grammar.Report():
-            ack(text=NOT_YET.format(kind="report"))
         case grammar.OpenForm():
             key = f"command:{command.get('trigger_id')}"
             if workflow.claim_interaction(key, "") is not None:
