@@ -32,6 +32,14 @@ def days_left(request: Request, today: date) -> int | None:
     return (date.fromisoformat(request.due_date) - today).days if request.due_date else None
 
 
+def days_left_text(days: int | None) -> str:
+    if days is None:
+        return "no due date"
+    if days < 0:
+        return f"*overdue by {-days} day{'s' if days != -1 else ''}*"
+    return "due today" if days == 0 else f"{days} day{'s' if days != 1 else ''} left"
+
+
 class Deadlines:
     """One pass over open requests: expire, remind, warn."""
 

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, parse_utc
-from bot.deadlines import days_left
+from bot.deadlines import days_left, days_left_text
 from bot.settings import Settings
 from storage import outbox, requests
 from storage.db import Store
@@ -57,14 +57,6 @@ def view(home: Home, *, notice: str | None = None) -> dict[str, Any]:
     blocks += _section("In flight", home.in_flight, empty="No purge is in flight.")
     blocks += _section("Verified in the last 30 days", home.verified, empty="None yet.")
     return {"type": "home", "blocks": blocks}
-
-
-def days_left_text(days: int | None) -> str:
-    if days is None:
-        return "no due date"
-    if days < 0:
-        return f"*overdue by {-days} day{'s' if days != -1 else ''}*"
-    return "due today" if days == 0 else f"{days} day{'s' if days != 1 else ''} left"
 
 
 def _section(title: str, shown: Sequence[Shown], *, empty: str, buttons: bool = False) -> list[dict[str, Any]]:

@@ -22,11 +22,12 @@ from sqlite_utils import Database
 from bot import grammar, messages
 from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, parse_utc, utc_iso
+from bot.deadlines import days_left, days_left_text
 from bot.grammar import ExamplesRequest, MetadataRequest, TracesRequest
 from bot.journal import Journal
 from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
-from bot.states import CHECKABLE, Actor, State, sources
+from bot.states import CHECKABLE, FINAL, Actor, State, sources
 from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
@@ -397,7 +398,7 @@ class Workflow:
             f"{messages.summary_text(request)} · filed by <@{request.requester}> · "
             f"reason: {messages.escape(request.reason)}"
             + (f" · ticket {messages.escape(request.ticket)}" if request.ticket else "")
-            + (f" · due {request.due_date}" if request.due_date else ""),
+            + self._due(request),
         ]
         if request.preview_digest:
             covered = [messages.plural(traces, "trace", "traces")]
@@ -425,14 +426,22 @@ class Workflow:
             lines.append(f"A Slack post could not be delivered: {row.error}")
         return Reply("\n".join(lines))
 
+    def _due(self, request: Request) -> str:
+        """`` · due 2026-12-28 (30 days left)`` — days left only while the request is still open."""
+        if not request.due_date:
+            return ""
+        if request.state in FINAL:
+            return f" · due {request.due_date}"
+        today = self._clock.now().astimezone(self._settings.purgebot_timezone).date()
+        return f" · due {request.due_date} ({days_left_text(days_left(request, today))})"
+
     def list_requests(self, state: str | None) -> Reply:
         with self._store.read_snapshot() as db:
             found = requests.list_requests(db, states=[state] if state else None, limit=20)
         if not found:
             return Reply(f"No requests{' in state ' + state if state else ''}.")
         lines = [
-            f"*{r.label}* · {r.state} · {messages.summary_text(r)} · filed by <@{r.requester}>"
-            + (f" · due {r.due_date}" if r.due_date else "")
+            f"*{r.label}* · {r.state} · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r)
             for r in found
         ]
         return Reply("\n".join(lines))

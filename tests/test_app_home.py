@@ -38,6 +38,10 @@ def test_the_home_tab_shows_each_person_what_concerns_them(world: World) -> None
     waiting = bob.split("Awaiting your approval")[1].split("Your requests")[0]
     assert "PURGE-1" in waiting and "[Approve]" in waiting and "[Reject]" in waiting
     assert "Nothing awaits your approval" in carol and "PURGE-1" not in carol.split("Your requests")[0]
+    assert world.people is not None
+    for text in ("status PURGE-1", "list", "list awaiting_approval"):
+        shown = world.people.alice.slash(text, channel_id="C0PRIVACY").body
+        assert "(30 days left)" in shown, (text, shown)
 
 
 def test_an_approver_decides_from_the_home_tab_and_sees_the_result(world: World) -> None:

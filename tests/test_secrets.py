@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from zoneinfo import ZoneInfo
 
 import pytest
 from e2e import file_traces, jump_to_next_check, request_message, wait_state
 
+from bot import report
 from bot.clock import SandboxClock
 from bot.sandbox.world import BOT_TOKEN, LANGSMITH_KEY, REQUESTS_CHANNEL, SIGNING_SECRET, World
 
@@ -29,6 +31,10 @@ def test_a_full_lifecycle_leaves_no_secret_anywhere(
     jump_to_next_check(world, clock)
     wait_state(world, "verified")
     db_path = world.db_path
+    json_path, md_path = report.write(
+        world.bot.store.db, 1, db_path.parent / "report", now=clock.now(), tz=ZoneInfo("UTC")
+    )
+    reports = json_path.read_text() + md_path.read_text()
     world.stop_bot()
 
     stored = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
@@ -42,5 +48,6 @@ def test_a_full_lifecycle_leaves_no_secret_anywhere(
         assert secret not in shown
         assert secret not in caplog.text
         assert secret not in langsmith_calls
+        assert secret not in reports
     assert any(record.name.startswith("bot.") for record in caplog.records), "nothing logged: the scan proves nothing"
     assert [c.status for c in world.langsmith.calls_to("runs/delete")] == [503, 202]
