@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from bot import messages
 from bot.clock import utc_iso
+from bot.journal import Journal
 from bot.langsmith import (
     DeleteReceipt,
     LangSmithClient,
@@ -237,19 +239,11 @@ class Executor:
             finally:
                 cleared = initial and self._done_waiting(outcome, batch.id)
             now = context.clock.now()
+            answer = _without_ids(receipt.body)
             with context.store.write() as db:
-                if batches.mark_sent(db, batch.id, status_code=receipt.status, response=receipt.body, at=utc_iso(now)):
-                    context.journal(db, now).event(
-                        request.id,
-                        ACTOR,
-                        "batch_sent",
-                        batch=batch.id,
-                        kind=batch.kind,
-                        round=batch.round,
-                        size=batch.size,
-                        digest=batch.digest,
-                        status=receipt.status,
-                        response=receipt.body,
+                if batches.mark_sent(db, batch.id, status_code=receipt.status, response=answer, at=utc_iso(now)):
+                    _batch_event(
+                        context.journal(db, now), request, batch, "batch_sent", status=receipt.status, response=answer
                     )
                 context.renew(db, request.id, now)
             if initial:
@@ -279,18 +273,7 @@ class Executor:
                 db, batch.id, status_code=error.status, message=error.message, at=utc_iso(context.clock.now())
             )
             journal = context.journal(db)
-            journal.event(
-                request.id,
-                ACTOR,
-                "batch_refused",
-                batch=batch.id,
-                kind=batch.kind,
-                round=batch.round,
-                size=batch.size,
-                digest=batch.digest,
-                status=error.status,
-                message=error.message,
-            )
+            _batch_event(journal, request, batch, "batch_refused", status=error.status, message=error.message)
             if not fatal:
                 journal.in_thread(
                     request.id,
@@ -476,6 +459,31 @@ class Executor:
             context.release(db, request.id)
         context.on_change()
         return True
+
+
+def _batch_event(journal: Journal, request: Request, batch: batches.Batch, kind: str, **answer: object) -> None:
+    journal.event(
+        request.id,
+        ACTOR,
+        kind,
+        batch=batch.id,
+        kind=batch.kind,
+        round=batch.round,
+        size=batch.size,
+        digest=batch.digest,
+        **answer,
+    )
+
+
+def _without_ids(body: dict[str, Any]) -> dict[str, Any]:
+    """LangSmith's answer as evidence: lists of IDs (the hard delete names its examples) become a
+    count and a digest, since events and batch rows never hold raw values."""
+    return {
+        key: (
+            {"count": len(value), "digest": items_digest([str(v) for v in value])} if isinstance(value, list) else value
+        )
+        for key, value in body.items()
+    }
 
 
 def _distinct_key_groups(searched: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:

@@ -450,11 +450,9 @@ class Workflow:
         """Queue the evidence report into the request's thread (requester or approver)."""
         now = self._clock.now()
         with self._store.write() as db:
-            request = requests.find(db, request_id)
-            if request is None:
-                return Reply(f"PURGE-{request_id} does not exist.")
-            if user != request.requester and not self._eligible_quietly(user):
-                return Reply(f"Only the requester or an approver can ask for the report of {request.label}.")
+            request = self._for_requester_or_approver(db, request_id, user, "ask for the report of")
+            if isinstance(request, Reply):
+                return request
             journal = self._journal_for(db, now)
             journal.event(request_id, user, "report_requested")
             journal.evidence_in_thread(request_id, f"Evidence report of {request.label}, asked for by <@{user}>.")
@@ -465,11 +463,9 @@ class Workflow:
         """Queue a manual check that runs at once; it neither uses up nor moves the scheduled ones."""
         now = self._clock.now()
         with self._store.write() as db:
-            request = requests.find(db, request_id)
-            if request is None:
-                return Reply(f"PURGE-{request_id} does not exist.")
-            if user != request.requester and not self._eligible_quietly(user):
-                return Reply(f"Only the requester or an approver can check {request.label}.")
+            request = self._for_requester_or_approver(db, request_id, user, "check")
+            if isinstance(request, Reply):
+                return request
             if request.state not in CHECKABLE:
                 return Reply(
                     f"{request.label} is {request.state.replace('_', ' ')}: there is nothing to check until "
@@ -487,6 +483,14 @@ class Workflow:
             self._journal_for(db, now).event(request_id, user, "check_requested")
         self._on_change()
         return Reply(f"Checking {request.label} now; the result goes to its thread.")
+
+    def _for_requester_or_approver(self, db: Database, request_id: int, user: str, what: str) -> Request | Reply:
+        request = requests.find(db, request_id)
+        if request is None:
+            return Reply(f"PURGE-{request_id} does not exist.")
+        if user != request.requester and not self._eligible_quietly(user):
+            return Reply(f"Only the requester or an approver can {what} {request.label}.")
+        return request
 
     def _eligible_quietly(self, user: str) -> bool:
         try:

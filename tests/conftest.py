@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import Tuning
 from bot.clock import SandboxClock
 from bot.langsmith import RetryPolicy
+from bot.sandbox.serving import serve
 from bot.sandbox.world import World, running_world
 
 FAST = Tuning(
@@ -32,3 +35,33 @@ def world(tmp_path: Path, clock: SandboxClock) -> Iterator[World]:
     """The stand-ins and a running purgebot (approvers: bob, and dave through a user group)."""
     with running_world(tmp_path / "purgebot.db", clock=clock, tuning=FAST) as running:
         yield running
+
+
+class Slot:
+    """An ASGI app forwarding to whichever stand-in the current test installed.
+
+    Starting uvicorn per test costs ~0.15 s; a module keeps a few servers running and each test
+    swaps a fresh stand-in in, so every test still gets clean state.
+    """
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Callable[[int], tuple[Slot, str]]]:
+    """The n-th loopback server of this module (started on first use)."""
+    with ExitStack() as stack:
+        pool: list[tuple[Slot, str]] = []
+
+        def get(n: int) -> tuple[Slot, str]:
+            while len(pool) <= n:
+                slot = Slot()
+                pool.append((slot, stack.enter_context(serve(slot))))
+            return pool[n]
+
+        yield get

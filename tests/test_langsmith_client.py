@@ -7,13 +7,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from conftest import Slot
 
 from bot.langsmith import (
     DeleteReceipt,
@@ -39,38 +38,8 @@ LOOSE = (10_000, 10.0)
 Start = Callable[..., tuple[FakeLangSmith, str]]
 
 
-class _Slot:
-    """An ASGI app forwarding to whichever stand-in the current test installed.
-
-    Starting uvicorn per test costs ~0.15 s; the module keeps a few servers running and each
-    test swaps a fresh stand-in in, so every test still gets clean state.
-    """
-
-    def __init__(self) -> None:
-        self.app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Callable[[int], tuple[_Slot, str]]]:
-    """The n-th loopback server of this module (started on first use)."""
-    with ExitStack() as stack:
-        pool: list[tuple[_Slot, str]] = []
-
-        def get(n: int) -> tuple[_Slot, str]:
-            while len(pool) <= n:
-                slot = _Slot()
-                pool.append((slot, stack.enter_context(serve(slot))))
-            return pool[n]
-
-        yield get
-
-
 @pytest.fixture
-def start(servers: Callable[[int], tuple[_Slot, str]]) -> Start:
+def start(servers: Callable[[int], tuple[Slot, str]]) -> Start:
     """Start a stand-in (generous query limit unless told otherwise); returns it and its URL."""
     used = 0
 

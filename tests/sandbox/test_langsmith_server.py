@@ -15,47 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from conftest import Slot
 
 from bot.sandbox.langsmith_server import FakeLangSmith, FilterError, create_app, parse_filter
-from bot.sandbox.serving import serve
 
 KEY = "lsv2_sandbox_key"
 Start = Callable[..., tuple[FakeLangSmith, httpx.Client]]
 
 
-class _Slot:
-    """An ASGI app forwarding to whichever stand-in the current test installed.
-
-    Starting uvicorn per test costs ~0.15 s; the module keeps a few servers running and each
-    test swaps a fresh stand-in in, so every test still gets clean state.
-    """
-
-    def __init__(self) -> None:
-        self.app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Callable[[int], tuple[_Slot, str]]]:
-    """The n-th loopback server of this module (started on first use)."""
-    with ExitStack() as stack:
-        pool: list[tuple[_Slot, str]] = []
-
-        def get(n: int) -> tuple[_Slot, str]:
-            while len(pool) <= n:
-                slot = _Slot()
-                pool.append((slot, stack.enter_context(serve(slot))))
-            return pool[n]
-
-        yield get
-
-
 @pytest.fixture
-def start(servers: Callable[[int], tuple[_Slot, str]]) -> Iterator[Start]:
+def start(servers: Callable[[int], tuple[Slot, str]]) -> Iterator[Start]:
     """Start a stand-in with the given options; returns it and an authenticated client."""
     with ExitStack() as stack:
         used = 0
