@@ -162,4 +162,7 @@ def test_a_whole_lifecycle_calls_only_methods_the_manifest_grants(
         if not SCOPES_OF_METHOD[method] <= set(bot_scopes(manifest))
     }
     assert not missing, f"methods called without their scope in the manifest: {missing}"
-    assert called <= methods_called_in_code() | {"auth.test"}, "the code scan misses a call site"
+    scanned = methods_called_in_code() | {"auth.test"}
+    if "files.upload.v2" in scanned:  # slack_sdk's helper calls these two on the wire
+        scanned |= {"files.getUploadURLExternal", "files.completeUploadExternal"}
+    assert called <= scanned, "the code scan misses a call site"
