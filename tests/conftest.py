@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.app import Tuning
 from bot.clock import SandboxClock
 from bot.langsmith import RetryPolicy
+from bot.sandbox.process import ServeProcess
 from bot.sandbox.serving import serve
 from bot.sandbox.world import World, running_world
 
@@ -65,3 +67,26 @@ def servers() -> Iterator[Callable[[int], tuple[Slot, str]]]:
             return pool[n]
 
         yield get
+
+
+@pytest.fixture
+def start_serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
+    """Make ``purgebot serve`` child processes against a world's stand-ins; each is killed after the
+    test and its log printed (pytest shows it when the test fails)."""
+    made: list[ServeProcess] = []
+
+    def make(world: World, **options: Any) -> ServeProcess:
+        process = ServeProcess(
+            db_path=world.db_path,
+            slack_url=world.slack_url,
+            langsmith_url=world.langsmith_url,
+            log_path=tmp_path / f"serve-{len(made)}.log",
+            **options,
+        )
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        process.kill()
+        print(f"--- purgebot serve log ({process.log_path}):\n{process.log_text()}")

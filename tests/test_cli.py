@@ -11,22 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FAST
 from e2e import file_traces, request_message, wait_state, wait_thread
 
-from bot.app import Tuning
-from bot.langsmith import RetryPolicy
 from bot.sandbox.world import BOT_TOKEN, LANGSMITH_KEY, World, running_world
 
 PREFIXES = ("SLACK_", "LANGSMITH_", "PURGEBOT_")
 HEAD = re.compile(r"^(\d+):([0-9a-f]{64})$")
-QUICK = Tuning(
-    check_interval=0.2,
-    worker_idle=0.05,
-    progress_interval=0.2,
-    channel_pace=0.0,
-    retry=RetryPolicy(attempts=3, timeout=10.0, wait_initial=0.01, wait_max=0.05, wait_jitter=0.0),
-    langsmith_timeout=5.0,
-)
 # Everything `serve` needs except what a test leaves out; nothing here reaches a network.
 SERVE_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-test-token",
@@ -73,7 +64,7 @@ def one_line(text: str) -> str:
 def lifecycle_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database written by a real lifecycle: filed, previewed, approved, submitted; the bot then stopped."""
     path = tmp_path_factory.mktemp("lifecycle") / "purgebot.db"
-    with running_world(path, tuning=QUICK) as world:
+    with running_world(path, tuning=FAST) as world:
         submit_a_purge(world, traces=4)
     return path
 

@@ -240,10 +240,13 @@ def test_the_report_is_uploaded_to_the_thread_when_verified_and_on_request(world
     root = request_message_ts(world)
     assert sorted(f.filename for f in files) == ["PURGE-1-evidence.json", "PURGE-1-evidence.md"]
     assert all(f.channel == REQUESTS_CHANNEL and f.thread_ts == root for f in files)
-    assert all(b"subject-8842" not in (f.content or b"") and b"ada@example.com" not in (f.content or b"")
-               for f in files)
-    assert json.loads(next(f for f in files if f.filename.endswith(".json")).content or b"")["request"]["state"] == \
-        "verified"
+    assert all(
+        b"subject-8842" not in (f.content or b"") and b"ada@example.com" not in (f.content or b"") for f in files
+    )
+    assert (
+        json.loads(next(f for f in files if f.filename.endswith(".json")).content or b"")["request"]["state"]
+        == "verified"
+    )
 
     refused = world.people.carol.slash("report PURGE-1", channel_id=REQUESTS_CHANNEL).body
     asked = world.people.alice.slash("report PURGE-1", channel_id=REQUESTS_CHANNEL).body

@@ -91,14 +91,19 @@ def test_the_modal_carries_the_channel_and_stable_block_ids() -> None:
 
 def test_a_traces_submission_is_the_command_it_stands_for() -> None:
     request, channel = read(
-        "traces", project="prod-chat", trace_ids=f"{ID1.upper()}\n{ID2},{ID1}", reason="DSR-1042",
-        ticket="DSR-1042", due="2026-06-01",
+        "traces",
+        project="prod-chat",
+        trace_ids=f"{ID1.upper()}\n{ID2},{ID1}",
+        reason="DSR-1042",
+        ticket="DSR-1042",
+        due="2026-06-01",
     )
 
     assert channel == "C0PRIVACY"
     assert request == TracesRequest("prod-chat", (ID1, ID2), RequestOptions("DSR-1042", "DSR-1042", date(2026, 6, 1)))
-    typed = parse(f"traces prod-chat {ID1.upper()} {ID2},{ID1} --reason DSR-1042 --ticket DSR-1042 --due 2026-06-01",
-                  now=NOW)
+    typed = parse(
+        f"traces prod-chat {ID1.upper()} {ID2},{ID1} --reason DSR-1042 --ticket DSR-1042 --due 2026-06-01", now=NOW
+    )
     assert request == typed
 
 
@@ -110,15 +115,17 @@ def test_metadata_and_examples_submissions() -> None:
 
     expected = (("user_id", "123"), ("email", "ada@example.com"), ("name", "Ada Lovelace"))
     assert metadata == MetadataRequest(expected, RequestOptions("GDPR art. 17", None, None))
-    assert examples == ExamplesRequest((("user_id", "123"),), datetime(2026, 5, 1, 12, 30, tzinfo=UTC),
-                                       RequestOptions("r", None, None))
+    assert examples == ExamplesRequest(
+        (("user_id", "123"),), datetime(2026, 5, 1, 12, 30, tzinfo=UTC), RequestOptions("r", None, None)
+    )
     assert isinstance(default, ExamplesRequest) and default.as_of == NOW
 
 
 def test_form_text_is_taken_as_typed_not_decoded_again() -> None:
     """Slack escapes & < > in command text but sends form text as typed: "&amp;" here is five characters."""
-    request, _ = read("metadata", pairs="company=R&D typed=&amp; expr=a<b>c url=<https://x.y|x.y>",
-                      reason="R&D <asked> by <@U0BOB>")
+    request, _ = read(
+        "metadata", pairs="company=R&D typed=&amp; expr=a<b>c url=<https://x.y|x.y>", reason="R&D <asked> by <@U0BOB>"
+    )
 
     assert isinstance(request, MetadataRequest)
     assert request.pairs == (("company", "R&D"), ("typed", "&amp;"), ("expr", "a<b>c"), ("url", "<https://x.y|x.y>"))
@@ -152,17 +159,29 @@ def test_every_bad_field_gets_its_own_message() -> None:
         ("traces", {"project": "<@U0BOB>", "trace_ids": ID1}, "project", "a Slack mention is not a project name"),
         ("traces", {"project": "p\u200b", "trace_ids": ID1}, "project", "invisible character (U+200B"),
         ("traces", {"project": "p", "trace_ids": f"{ID1} <#C1|general>"}, "trace_ids", "not a trace ID"),
-        ("traces", {"project": "p", "trace_ids": f"{ID1} " * 81 + ID1}, "trace_ids",
-         "This field holds 3,000 characters; this is 3,033. That is about 80 trace IDs; for more, file a metadata"),
+        (
+            "traces",
+            {"project": "p", "trace_ids": f"{ID1} " * 81 + ID1},
+            "trace_ids",
+            "This field holds 3,000 characters; this is 3,033. That is about 80 trace IDs; for more, file a metadata",
+        ),
         ("metadata", {}, "pairs", "Give at least one key=value pair, e.g. user_id=123."),
         ("metadata", {"pairs": "user_id"}, "pairs", "`user_id` is not a key=value pair"),
         ("metadata", {"pairs": "name=Ada Lovelace"}, "pairs", "`Lovelace` is not a key=value pair"),
-        ("metadata", {"pairs": 'name="Ada'}, "pairs", "is never closed. Add a closing quote (it must be followed by "
-                                                       "a space or the end of the field)."),
+        (
+            "metadata",
+            {"pairs": 'name="Ada'},
+            "pairs",
+            "is never closed. Add a closing quote (it must be followed by a space or the end of the field).",
+        ),
         ("metadata", {"pairs": "user_id=<@U0BOB>"}, "pairs", "a Slack mention is not a metadata value"),
         ("metadata", {"pairs": "user_id=<!here>"}, "pairs", "a Slack mention is not a metadata value"),
-        ("metadata", {"pairs": "u=1", "project": "p"}, "project", "A project is for purges of traces by ID, not for "
-                                                                   "a metadata purge: clear this field"),
+        (
+            "metadata",
+            {"pairs": "u=1", "project": "p"},
+            "project",
+            "A project is for purges of traces by ID, not for a metadata purge: clear this field",
+        ),
         ("metadata", {"pairs": "u=1", "trace_ids": ID1}, "trace_ids", "Trace IDs are for purges of traces by ID"),
         ("metadata", {"pairs": "u=1", "as_of": "2026-05-01"}, "as_of", "An as-of time is for examples purges"),
         ("metadata", {"pairs": "k=" + "v" * 2999}, "pairs", "This field holds 3,000 characters; this is 3,001."),

@@ -81,8 +81,16 @@ def test_every_state_can_be_listed(state: str) -> None:
 
 def test_states_are_those_of_the_design() -> None:
     assert set(STATES) == {
-        "awaiting_approval", "approved", "executing", "submitted", "verified",
-        "unverified", "rejected", "cancelled", "expired", "failed",
+        "awaiting_approval",
+        "approved",
+        "executing",
+        "submitted",
+        "verified",
+        "unverified",
+        "rejected",
+        "cancelled",
+        "expired",
+        "failed",
     }
 
 
@@ -109,9 +117,7 @@ def test_simple_command_errors(text: str, message: str) -> None:
 
 
 def test_traces_request() -> None:
-    assert ok(f'traces my-project {ID1} {ID2} --reason "DSR-1042"') == TracesRequest(
-        "my-project", (ID1, ID2), REASON
-    )
+    assert ok(f'traces my-project {ID1} {ID2} --reason "DSR-1042"') == TracesRequest("my-project", (ID1, ID2), REASON)
 
 
 def test_trace_ids_are_normalised_and_deduplicated_in_order() -> None:
@@ -149,10 +155,7 @@ def test_traces_errors(text: str, message: str) -> None:
 
 
 def test_metadata_request_with_all_options() -> None:
-    text = (
-        "metadata user_id=123 email=ada@example.com --ticket DSR-1042 --due 2026-06-01 "
-        '--reason "GDPR art. 17"'
-    )
+    text = 'metadata user_id=123 email=ada@example.com --ticket DSR-1042 --due 2026-06-01 --reason "GDPR art. 17"'
     assert ok(text) == MetadataRequest(
         (("user_id", "123"), ("email", "ada@example.com")),
         RequestOptions("GDPR art. 17", "DSR-1042", date(2026, 6, 1)),
@@ -230,9 +233,7 @@ def test_options_in_any_order_and_any_case() -> None:
 
 
 def test_dashes_turned_into_en_or_em_dash_still_mark_options() -> None:
-    assert ok("metadata u=1 —reason R –ticket T-1") == MetadataRequest(
-        (("u", "1"),), RequestOptions("R", "T-1", None)
-    )
+    assert ok("metadata u=1 —reason R –ticket T-1") == MetadataRequest((("u", "1"),), RequestOptions("R", "T-1", None))
 
 
 def test_quoted_value_that_looks_like_an_option_is_a_value() -> None:
@@ -255,7 +256,7 @@ def test_quoted_value_that_looks_like_an_option_is_a_value() -> None:
         ("metadata u=1 --reason x --force", "Unknown option `--force`. The options of /purge metadata are"),
         (
             "metadata u=1 --reason DSR 1042",
-            '`1042` comes after the options, where only options may appear. If it belongs to --reason, '
+            "`1042` comes after the options, where only options may appear. If it belongs to --reason, "
             'quote the whole value: --reason "…".',
         ),
         ("metadata u=1 --reason x u=2", "`u=2` comes after the options"),
@@ -334,8 +335,16 @@ def test_slack_text_decoding(text: str, pair: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(
     "mention",
-    ["<@U123>", "<@U123|bob>", "<@W123|bob>", "<#C123|general>", "<#C123>", "<!here>", "<!channel>",
-     "<!subteam^S1|@privacy>"],
+    [
+        "<@U123>",
+        "<@U123|bob>",
+        "<@W123|bob>",
+        "<#C123|general>",
+        "<#C123>",
+        "<!here>",
+        "<!channel>",
+        "<!subteam^S1|@privacy>",
+    ],
 )
 def test_mentions_are_refused_as_values(mention: str) -> None:
     message = error(f"metadata user_id={mention} --reason x")
@@ -357,7 +366,7 @@ def test_link_in_a_reason_and_ticket() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('metadata u=1 --reason "DSR 1042', "The quote \" before `DSR 1042` is never closed."),
+        ('metadata u=1 --reason "DSR 1042', 'The quote " before `DSR 1042` is never closed.'),
         ("metadata u=1 --reason “DSR 1042", "The quote “ before `DSR 1042` is never closed."),
         ('metadata u=1 --reason "', 'The quote " at the end of the command is never closed.'),
         ('metadata name="Ada"Lovelace --reason x', "is never closed"),
@@ -387,7 +396,7 @@ def test_backticks_and_control_characters_cannot_break_the_message() -> None:
         ("123", '"123"'),
         ('say "hi"', '"say \\"hi\\""'),
         ("C:\\temp", '"C:\\\\temp"'),
-        ("\\\"", '"\\\\\\""'),
+        ('\\"', '"\\\\\\""'),
         ("it's", '"it\'s"'),
         ("Zoë 🙂", '"Zoë 🙂"'),
     ],
@@ -421,18 +430,33 @@ def test_escape_filter_value_round_trips_or_refuses(value: str) -> None:
     try:
         literal = escape_filter_value(value)
     except GrammarError:
-        assert any(ord(char) < 32 or 0x7F <= ord(char) < 0xA0 or 0xD800 <= ord(char) < 0xE000
-                   or char in "\u2028\u2029" for char in value)
+        assert any(
+            ord(char) < 32 or 0x7F <= ord(char) < 0xA0 or 0xD800 <= ord(char) < 0xE000 or char in "\u2028\u2029"
+            for char in value
+        )
         return
     assert read_literal(literal) == value
 
 
 def test_help_text_covers_the_contract() -> None:
     for needle in [
-        "/purge traces", "/purge metadata", "/purge examples", "/purge status PURGE-7", "/purge list",
-        "/purge cancel PURGE-7", "/purge verify PURGE-7", "/purge report PURGE-7", "OR-matched",
-        "PURGE-7", "3,000 characters", "80 trace IDs", "metadata request", "--reason", "--ticket",
-        "--due", "--as-of",
+        "/purge traces",
+        "/purge metadata",
+        "/purge examples",
+        "/purge status PURGE-7",
+        "/purge list",
+        "/purge cancel PURGE-7",
+        "/purge verify PURGE-7",
+        "/purge report PURGE-7",
+        "OR-matched",
+        "PURGE-7",
+        "3,000 characters",
+        "80 trace IDs",
+        "metadata request",
+        "--reason",
+        "--ticket",
+        "--due",
+        "--as-of",
     ]:
         assert needle in HELP_TEXT
     assert "<" not in HELP_TEXT and "&" not in HELP_TEXT  # safe to post to Slack as it is
@@ -449,11 +473,46 @@ def test_help_examples_parse() -> None:
 # --- robustness --------------------------------------------------------------------------------
 
 FRAGMENTS = [
-    "traces", "metadata", "examples", "status", "list", "help", "PURGE-7", "--reason", "--ticket",
-    "--due", "--as-of", "—reason", "=", "user_id=1", ID1, ID1.replace("-", ""), ",", "\n", " ", '"',
-    "“", "”", "'", "’", "<", ">", "|", "<@U1|bob>", "<!here>", "<mailto:a@b.c|a@b.c>", "&amp;", "&lt;",
-    "2026-05-02", "2026-02-30", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00+01:00", "\x00", "\u200b",
-    "\ud800", "9" * 30,
+    "traces",
+    "metadata",
+    "examples",
+    "status",
+    "list",
+    "help",
+    "PURGE-7",
+    "--reason",
+    "--ticket",
+    "--due",
+    "--as-of",
+    "—reason",
+    "=",
+    "user_id=1",
+    ID1,
+    ID1.replace("-", ""),
+    ",",
+    "\n",
+    " ",
+    '"',
+    "“",
+    "”",
+    "'",
+    "’",
+    "<",
+    ">",
+    "|",
+    "<@U1|bob>",
+    "<!here>",
+    "<mailto:a@b.c|a@b.c>",
+    "&amp;",
+    "&lt;",
+    "2026-05-02",
+    "2026-02-30",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00+01:00",
+    "\x00",
+    "\u200b",
+    "\ud800",
+    "9" * 30,
 ]
 
 

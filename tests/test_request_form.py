@@ -100,10 +100,18 @@ def test_a_form_request_is_the_twin_of_the_same_slash_command(world: World) -> N
     due = (world.clock.now() + timedelta(days=10)).date().isoformat()
     view = open_form(world)
 
-    answer = submit(world, view, values(
-        "traces", project="prod-chat", trace_ids=f"{ids[0].upper()}, {ids[1]}\n{ids[2]} {typo} {ids[0]}",
-        reason="DSR-1042 (Ada's request)", ticket="DSR-1042", due=due,
-    ))
+    answer = submit(
+        world,
+        view,
+        values(
+            "traces",
+            project="prod-chat",
+            trace_ids=f"{ids[0].upper()}, {ids[1]}\n{ids[2]} {typo} {ids[0]}",
+            reason="DSR-1042 (Ada's request)",
+            ticket="DSR-1042",
+            due=due,
+        ),
+    )
     assert answer is None  # the modal closes at once
     form_root = request_message(world, 1)
     world.people.alice.slash(
@@ -115,8 +123,21 @@ def test_a_form_request_is_the_twin_of_the_same_slash_command(world: World) -> N
 
     db = world.bot.store.db
     by_form, by_slash = requests.get(db, 1), requests.get(db, 2)
-    same = ["kind", "state", "requester", "channel", "reason", "ticket", "due_date", "project", "session_id",
-            "item_count", "items_digest", "as_of", "preview_digest"]
+    same = [
+        "kind",
+        "state",
+        "requester",
+        "channel",
+        "reason",
+        "ticket",
+        "due_date",
+        "project",
+        "session_id",
+        "item_count",
+        "items_digest",
+        "as_of",
+        "preview_digest",
+    ]
     assert {f: getattr(by_form, f) for f in same} == {f: getattr(by_slash, f) for f in same}
     assert (by_form.kind, by_form.item_count, by_form.due_date) == ("traces", 4, due)
     assert by_form.trigger_id and by_form.trigger_id != by_slash.trigger_id
@@ -131,15 +152,19 @@ def test_a_metadata_form_request_searches_by_its_pairs(world: World) -> None:
     world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 2, metadata={"user_id": "123"})
     view = open_form(world)
 
-    answer = submit(world, view, values(
-        "metadata", pairs='user_id=123\nname="Ada Lovelace" company=R&D', reason="DSR-7"
-    ))
+    answer = submit(
+        world, view, values("metadata", pairs='user_id=123\nname="Ada Lovelace" company=R&D', reason="DSR-7")
+    )
 
     assert answer is None
     root = request_message(world, 1)
     request = requests.get(world.bot.store.db, 1)
-    assert (request.kind, request.reason, request.channel, request.project) == ("metadata", "DSR-7", REQUESTS_CHANNEL,
-                                                                                None)
+    assert (request.kind, request.reason, request.channel, request.project) == (
+        "metadata",
+        "DSR-7",
+        REQUESTS_CHANNEL,
+        None,
+    )
     assert pairs.of(world.bot.store.db, 1) == [("user_id", "123"), ("name", "Ada Lovelace"), ("company", "R&D")]
     assert "`company` = `R&amp;D`" in root.render()  # decoded once: Slack shows R&D
 
@@ -148,9 +173,12 @@ def test_an_unknown_project_is_told_in_the_channel_and_a_replay_files_nothing(wo
     assert world.people is not None
     view = open_form(world)
 
-    delivered = world.people.alice.submit(view, values(
-        "traces", project="no-such-project", trace_ids="0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f", reason="DSR-1042"
-    ))
+    delivered = world.people.alice.submit(
+        view,
+        values(
+            "traces", project="no-such-project", trace_ids="0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f", reason="DSR-1042"
+        ),
+    )
 
     assert delivered.status == 200 and delivered.body == ""  # not in the modal: it has closed
     wait_ephemeral(world, ALICE, "no project named `no-such-project`")
@@ -171,9 +199,9 @@ def test_a_replayed_submission_files_once(world: World) -> None:
     ids = world.langsmith.add_traces(project, 2)
     view = open_form(world)
     assert world.people is not None
-    delivered = world.people.alice.submit(view, values(
-        "traces", project="prod-chat", trace_ids=" ".join(ids), reason="DSR-1042"
-    ))
+    delivered = world.people.alice.submit(
+        view, values("traces", project="prod-chat", trace_ids=" ".join(ids), reason="DSR-1042")
+    )
 
     again = world.delivery.replay(delivered)
 

@@ -37,19 +37,8 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def server(world: World, tmp_path: Path) -> Iterator[ServeProcess]:
-    process = ServeProcess(
-        db_path=world.db_path,
-        slack_url=world.slack_url,
-        langsmith_url=world.langsmith_url,
-        extra_env={"PURGEBOT_DELETE_CONCURRENCY": "1"},
-        log_path=tmp_path / "serve.log",
-    )
-    try:
-        yield process
-    finally:
-        process.kill()
-        print(f"--- purgebot serve log ({process.log_path}):\n{process.log_text()}")  # shown when a test fails
+def server(world: World, start_serve: Callable[..., ServeProcess]) -> ServeProcess:
+    return start_serve(world, extra_env={"PURGEBOT_DELETE_CONCURRENCY": "1"})
 
 
 def wait_until(what: str, condition: Callable[[], bool], timeout: float = WAIT) -> float:

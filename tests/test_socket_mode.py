@@ -10,7 +10,7 @@ and a refresh Slack asks for moves purgebot to a new connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,20 +34,8 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def server(world: World, tmp_path: Path) -> Iterator[ServeProcess]:
-    process = ServeProcess(
-        db_path=world.db_path,
-        slack_url=world.slack_url,
-        langsmith_url=world.langsmith_url,
-        log_path=tmp_path / "serve.log",
-        socket_mode=True,
-        slack=world.slack,
-    )
-    try:
-        yield process
-    finally:
-        process.kill()
-        print(f"--- purgebot serve log ({process.log_path}):\n{process.log_text()}")  # shown when a test fails
+def server(world: World, start_serve: Callable[..., ServeProcess]) -> ServeProcess:
+    return start_serve(world, socket_mode=True, slack=world.slack)
 
 
 def test_a_purge_is_filed_and_approved_over_socket_mode(world: World, server: ServeProcess) -> None:

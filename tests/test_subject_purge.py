@@ -54,14 +54,17 @@ def seed(langsmith: FakeLangSmith) -> Workspace:
     golden = langsmith.add_dataset("golden")
     regressions = langsmith.add_dataset("regressions")
     earlier = datetime.now(UTC) - timedelta(days=30)
-    by_user_id = {langsmith.add_example(golden, inputs={"q": f"q{n}"}, outputs={"a": "x"}, metadata=SUBJECT,
-                                        created_at=earlier) for n in range(4)}
+    by_user_id = {
+        langsmith.add_example(golden, inputs={"q": f"q{n}"}, outputs={"a": "x"}, metadata=SUBJECT, created_at=earlier)
+        for n in range(4)
+    }
     mail = langsmith.add_example(regressions, inputs={"q": "mail"}, metadata=EMAIL, created_at=earlier)
     history_only = langsmith.add_example(regressions, inputs={"q": "old"}, metadata=SUBJECT, created_at=earlier)
     langsmith.remove_example_from_latest(history_only, at=earlier + timedelta(days=1))
     other = langsmith.add_example(golden, inputs={"q": "other"}, metadata={"user_id": "456"}, created_at=earlier)
-    return Workspace(set(on_root + on_child), set(by_email), set(others), by_user_id | {history_only}, {mail},
-                     {other}, history_only)
+    return Workspace(
+        set(on_root + on_child), set(by_email), set(others), by_user_id | {history_only}, {mail}, {other}, history_only
+    )
 
 
 def file_subject(world: World, text: str) -> None:
@@ -71,8 +74,12 @@ def file_subject(world: World, text: str) -> None:
 
 
 def deleted_traces(world: World) -> list[str]:
-    return [trace for call in world.langsmith.calls_to("runs/delete") if call.body.get("trace_ids")
-            for trace in call.body["trace_ids"]]
+    return [
+        trace
+        for call in world.langsmith.calls_to("runs/delete")
+        if call.body.get("trace_ids")
+        for trace in call.body["trace_ids"]
+    ]
 
 
 def hard_deleted_examples(world: World) -> list[str]:

@@ -139,12 +139,8 @@ def test_update_keeps_what_it_is_not_given(client: WebClient, slack: FakeSlack) 
 
 def test_update_errors(client: WebClient, slack: FakeSlack) -> None:
     human = slack.add_message(REQUESTS, user="UALICE", text="hi")
-    assert (
-        _error(lambda: client.chat_update(channel=REQUESTS, ts=human.ts, text="x")) == "cant_update_message"
-    )
-    assert (
-        _error(lambda: client.chat_update(channel=REQUESTS, ts="1.000001", text="x")) == "message_not_found"
-    )
+    assert _error(lambda: client.chat_update(channel=REQUESTS, ts=human.ts, text="x")) == "cant_update_message"
+    assert _error(lambda: client.chat_update(channel=REQUESTS, ts="1.000001", text="x")) == "message_not_found"
     assert _error(lambda: client.chat_update(channel="CNOPE", ts=human.ts, text="x")) == "channel_not_found"
 
 
@@ -178,9 +174,7 @@ def test_post_message_errors(client: WebClient, slack: FakeSlack, kwargs: dict[s
 def test_button_field_limits(client: WebClient, field: str, size: int) -> None:
     button = {"type": "button", "text": _plain("Go"), "action_id": "go", "value": "v", field: "x" * size}
     with pytest.raises(SlackApiError) as raised:
-        client.chat_postMessage(
-            channel=REQUESTS, text="x", blocks=[{"type": "actions", "elements": [button]}]
-        )
+        client.chat_postMessage(channel=REQUESTS, text="x", blocks=[{"type": "actions", "elements": [button]}])
     assert raised.value.response["error"] == "invalid_blocks"
     assert raised.value.response["errors"] == [
         f"must be less than {size} characters [json-pointer:/blocks/0/elements/0/{field}]"
@@ -205,25 +199,16 @@ def test_ephemerals(client: WebClient, slack: FakeSlack) -> None:
         "chat.postEphemeral",
     )
     assert not slack.messages(REQUESTS)
-    assert _error(lambda: client.chat_postEphemeral(channel=NOTIFY, user="UALICE", text="x")) == (
-        "user_not_in_channel"
-    )
-    assert _error(lambda: client.chat_postEphemeral(channel="CNOPE", user="UALICE", text="x")) == (
-        "channel_not_found"
-    )
-    assert _error(lambda: client.chat_postEphemeral(channel="COUTSIDE", user="UALICE", text="x")) == (
-        "not_in_channel"
-    )
+    assert _error(lambda: client.chat_postEphemeral(channel=NOTIFY, user="UALICE", text="x")) == ("user_not_in_channel")
+    assert _error(lambda: client.chat_postEphemeral(channel="CNOPE", user="UALICE", text="x")) == ("channel_not_found")
+    assert _error(lambda: client.chat_postEphemeral(channel="COUTSIDE", user="UALICE", text="x")) == ("not_in_channel")
     assert _error(lambda: client.chat_update(channel=REQUESTS, ts=answer["message_ts"], text="x")) == (
         "message_not_found"
     )
 
 
 def test_permalink_of_a_missing_message(client: WebClient) -> None:
-    assert (
-        _error(lambda: client.chat_getPermalink(channel=REQUESTS, message_ts="1.000001"))
-        == "message_not_found"
-    )
+    assert _error(lambda: client.chat_getPermalink(channel=REQUESTS, message_ts="1.000001")) == "message_not_found"
 
 
 def test_auth_and_unknown_methods(url: str, slack: FakeSlack) -> None:
@@ -335,9 +320,7 @@ def test_history_is_newest_first_and_pages(client: WebClient) -> None:
     assert page["messages"][0]["metadata"]["event_payload"] == {"id": 2}
     assert page["messages"][1]["subtype"] == "thread_broadcast"
     assert page["has_more"] is True
-    rest = client.conversations_history(
-        channel=REQUESTS, limit=2, cursor=page["response_metadata"]["next_cursor"]
-    )
+    rest = client.conversations_history(channel=REQUESTS, limit=2, cursor=page["response_metadata"]["next_cursor"])
     assert [m["text"] for m in rest["messages"]] == ["one"]
     assert rest["has_more"] is False
     assert _error(lambda: client.conversations_history(channel="COUTSIDE")) == "not_in_channel"
@@ -361,12 +344,8 @@ def test_views_open_trigger_rules_update_and_publish(client: WebClient, slack: F
     [view] = slack.views("UALICE")
     assert (view.id, view.private_metadata) == (opened["id"], json.dumps({"channel": REQUESTS}))
 
-    assert (
-        _error(lambda: client.views_update(view_id=opened["id"], hash="stale", view=modal)) == "hash_conflict"
-    )
-    changed = client.views_update(
-        view_id=opened["id"], hash=opened["hash"], view={**modal, "title": _plain("Edit")}
-    )
+    assert _error(lambda: client.views_update(view_id=opened["id"], hash="stale", view=modal)) == "hash_conflict"
+    changed = client.views_update(view_id=opened["id"], hash=opened["hash"], view={**modal, "title": _plain("Edit")})
     assert changed["view"]["title"]["text"] == "Edit"
     assert _error(lambda: client.views_update(view_id="VNOPE", view=modal)) == "not_found"
 
@@ -399,9 +378,9 @@ def test_file_upload_round_trip(client: WebClient, slack: FakeSlack) -> None:
     [_, shared] = slack.thread(REQUESTS, root)
     assert shared.text == "Evidence report" and shared.files[0]["name"] == "PURGE-1-evidence.json"
     assert shared.render() == "Evidence report\n[file: Evidence PURGE-1]"
-    assert _error(
-        lambda: client.files_completeUploadExternal(files=[{"id": "FNOPE"}], channel_id=REQUESTS)
-    ) == ("file_not_found")
+    assert _error(lambda: client.files_completeUploadExternal(files=[{"id": "FNOPE"}], channel_id=REQUESTS)) == (
+        "file_not_found"
+    )
 
 
 def test_response_url_semantics(url: str, slack: FakeSlack) -> None:

@@ -171,9 +171,7 @@ def test_slash_command_is_acked_and_respond_lands_in_the_stand_in(harness: Harne
         CHANNEL,
         "working on status PURGE-1",
     )
-    assert [e.text for e in SlackUser(harness.delivery, "UALICE").ephemerals()] == [
-        "working on status PURGE-1"
-    ]
+    assert [e.text for e in SlackUser(harness.delivery, "UALICE").ephemerals()] == ["working on status PURGE-1"]
 
 
 def test_slash_body_has_the_fields_slack_sends(harness: Harness) -> None:
@@ -253,9 +251,7 @@ def test_click_with_forged_value_and_explicit_action_ts(harness: Harness) -> Non
     assert harness.seen[0]["action"]["value"] == "PURGE-999"
     assert harness.seen[0]["action"]["action_ts"] == "1700000000.000001"
     with pytest.raises(LookupError):
-        harness.delivery.click(
-            user_id="UALICE", channel_id=CHANNEL, message_ts="1.000001", action_id="a", value="v"
-        )
+        harness.delivery.click(user_id="UALICE", channel_id=CHANNEL, message_ts="1.000001", action_id="a", value="v")
     with pytest.raises(LookupError, match=r"has no button 'Approve'; it has \[\]"):
         SlackUser(harness.delivery, "UBOB").click(harness.slack.message(CHANNEL, posted.ts), "Approve")
 

@@ -364,12 +364,33 @@ def test_a_database_of_the_previous_schema_migrates_on_start_and_keeps_its_rows(
     path = tmp_path / "old.db"
     old = Database(path)
     migrations.apply(old, stop_before="m002_subject_purges")
-    old["requests"].insert({"id": 1, "kind": "traces", "state": "submitted", "requester": "U1", "channel": "C1",
-                            "reason": "DSR-1", "created_at": "2026-11-01", "updated_at": "2026-11-01"})
-    old["batches"].insert({"id": 7, "request_id": 1, "round": 0, "session_id": "s", "size": 1, "digest": "d",
-                           "state": "sent", "created_at": "2026-11-01"})
-    old["items"].insert({"request_id": 1, "seq": 0, "value": "t-1", "session_id": "s", "status": "included",
-                         "batch_id": 7})
+    old["requests"].insert(
+        {
+            "id": 1,
+            "kind": "traces",
+            "state": "submitted",
+            "requester": "U1",
+            "channel": "C1",
+            "reason": "DSR-1",
+            "created_at": "2026-11-01",
+            "updated_at": "2026-11-01",
+        }
+    )
+    old["batches"].insert(
+        {
+            "id": 7,
+            "request_id": 1,
+            "round": 0,
+            "session_id": "s",
+            "size": 1,
+            "digest": "d",
+            "state": "sent",
+            "created_at": "2026-11-01",
+        }
+    )
+    old["items"].insert(
+        {"request_id": 1, "seq": 0, "value": "t-1", "session_id": "s", "status": "included", "batch_id": 7}
+    )
     old.close()
 
     store = Store(path)
