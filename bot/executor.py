@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlite_utils import Database
 
 from bot import messages
 from bot.clock import utc_iso
@@ -327,7 +329,6 @@ class Executor:
     def _submit(self, request: Request) -> None:
         context = self._context
         now = context.clock.now()
-        settings = context.settings
         with context.store.write() as db:
             moved = requests.transition(
                 db,
@@ -343,15 +344,7 @@ class Executor:
                 _, _, examples, _ = batches.counts(db, request.id, batches.EXAMPLES)
                 parts, plans = [], []
                 if traces_total or request.kind == "metadata":
-                    due = first_check_at(now, settings.purgebot_verify_at, settings.purgebot_timezone)
-                    checks.schedule(
-                        db,
-                        request_id=request.id,
-                        seq=0,
-                        kind=checks.SCHEDULED,
-                        due_at=utc_iso(due),
-                        target=checks.TRACES,
-                    )
+                    due = self._schedule_trace_check(db, request, now)
                     parts.append(
                         f"deletes for {messages.plural(traces, 'trace', 'traces')} in "
                         f"{messages.plural(traces_total, 'batch', 'batches')}"
@@ -394,10 +387,18 @@ class Executor:
             context.release(db, request.id)
         context.on_change()
 
+    def _schedule_trace_check(self, db: Database, request: Request, now: datetime) -> datetime:
+        """Store the first scheduled trace check: ``PURGEBOT_VERIFY_AT`` after the coming weekend."""
+        settings = self._context.settings
+        due = first_check_at(now, settings.purgebot_verify_at, settings.purgebot_timezone)
+        checks.schedule(
+            db, request_id=request.id, seq=0, kind=checks.SCHEDULED, due_at=utc_iso(due), target=checks.TRACES
+        )
+        return due
+
     def _fail(self, request: Request, error: LangSmithRejected) -> None:
         context = self._context
         now = context.clock.now()
-        settings = context.settings
         reason = f"LangSmith refused a call ({error.status}: {messages.escape(error.message)})"
         with context.store.write() as db:
             requests.transition(
@@ -415,10 +416,7 @@ class Executor:
             )
             text = f":x: {request.label} *failed*: {reason}. Nothing more is sent for it."
             if sent:
-                due = first_check_at(now, settings.purgebot_verify_at, settings.purgebot_timezone)
-                checks.schedule(
-                    db, request_id=request.id, seq=0, kind=checks.SCHEDULED, due_at=utc_iso(due), target=checks.TRACES
-                )
+                due = self._schedule_trace_check(db, request, now)
                 text += (
                     f" The {messages.plural(size_sent, 'trace', 'traces')} accepted before are still checked on "
                     f"{context.when(due)}."
