@@ -9,11 +9,12 @@ LangSmith's workspace-wide delete by metadata, whose 403 "not enabled" is noted,
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +59,7 @@ class _Sending:
     last_progress: float = 0.0
     waits: dict[int, WaitNotice] = field(default_factory=dict)  # batch id -> the wait its call is in
     wait_shown: bool = False  # the progress message currently shows a wait
+    plan: Future[dict[str, tuple[int, int]]] | None = None  # batch kind -> (batches, items) in all
 
     def current_wait(self) -> WaitNotice | None:
         """The wait to show: a rate limit before any other kind, then the longest."""
@@ -122,7 +124,6 @@ class Executor:
         except LangSmithRejected as error:
             self._fail(request, error)
             return True
-        self._write_batches(request)
         outcome = self._send_pending(request, initial=True)
         if outcome.rejected is not None:
             self._fail(request, outcome.rejected)
@@ -147,7 +148,11 @@ class Executor:
             searched = pairs.of(db, request.id)
         self._resolver.traces(request.id, searched, since=since, origin=items.EXECUTION, status=items.INCLUDED)
         with self._context.store.write() as db:
-            new = items.count(db, request.id, kind=items.TRACE, origin=items.EXECUTION)
+            # Counted from the file, not from the search's return: a search cut short by a crash and run
+            # again finds its first traces already stored. They sit past the preview's items.
+            new = items.count_from(db, request.id, request.item_count, origin=items.EXECUTION)
+            previewed = (request.preview_data or {}).get("traces", 0)
+            requests.update(db, request.id, included_traces=previewed + new)
             self._context.journal(db).event(request.id, ACTOR, "searched_again", new_traces=new, since=utc_iso(since))
             if new:
                 self._context.journal(db).in_thread(
@@ -156,20 +161,24 @@ class Executor:
                     "after the preview; they are deleted too, as the approval covers.",
                 )
 
-    def _write_batches(self, request: Request) -> None:
+    def _write_batches(self, request: Request) -> Iterator[batches.Batch]:
         """Cut the approved set into calls — ≤1000 trace IDs per project, ≤1000 examples, and the metadata
-        delete — and store them all before any is sent."""
+        delete — yielding each once its row is stored, so the first deletes go out while the rest of a
+        million items is still being cut. Nothing is sent that is not a row first."""
         context = self._context
         now = utc_iso(context.clock.now())
         for kind, batch_kind in ((items.TRACE, batches.TRACES), (items.EXAMPLE, batches.EXAMPLES)):
+            after = batches.last_cut(context.store.db, request.id, batch_kind)
             while True:
+                # Read and digest outside the write lock (this claim's holder is the only one cutting
+                # batches of the request), so the senders recording answers wait only for the insert.
+                chunk = items.next_chunk(context.store.db, request.id, kind, BATCH_SIZE, after=after)
+                if not chunk:
+                    break
+                container = chunk[0][2]
+                after = (container, chunk[-1][0])
+                digest = items_digest([row[1] for row in chunk])
                 with context.store.write() as db:
-                    chunk = items.unbatched(db, request.id, kind, BATCH_SIZE)
-                    if not chunk:
-                        break
-                    container = chunk[0][2]
-                    if kind == items.TRACE:
-                        chunk = [row for row in chunk if row[2] == container]
                     batch_id = batches.create(
                         db,
                         request_id=request.id,
@@ -177,15 +186,18 @@ class Executor:
                         kind=batch_kind,
                         size=len(chunk),
                         session_id=container if kind == items.TRACE else None,
-                        digest=items_digest([row[1] for row in chunk]),
+                        digest=digest,
                         at=now,
                     )
                     items.assign(db, request.id, [row[0] for row in chunk], batch_id)
+                    batch = batches.get(db, batch_id)
+                yield batch
         if request.kind == "metadata" and context.settings.purgebot_metadata_delete:
             with context.store.write() as db:
+                written = []
                 if not batches.for_request(db, request.id, kind=batches.METADATA):
                     for group in _distinct_key_groups(pairs.of(db, request.id)):
-                        batches.create(
+                        batch_id = batches.create(
                             db,
                             request_id=request.id,
                             round_=0,
@@ -195,6 +207,17 @@ class Executor:
                             digest=items_digest([f"{k}={v}" for k, v in group]),
                             at=now,
                         )
+                        written.append(batches.get(db, batch_id))
+            yield from written
+
+    def _plan(self, request: Request) -> dict[str, tuple[int, int]]:
+        """(batches, items) of the first round per kind of batch, for the progress message: known from
+        the approved set before every batch is written."""
+        db = self._context.store.db
+        return {
+            batches.TRACES: items.batch_plan(db, request.id, items.TRACE, BATCH_SIZE, per_container=True),
+            batches.EXAMPLES: items.batch_plan(db, request.id, items.EXAMPLE, BATCH_SIZE, per_container=False),
+        }
 
     def _send_pending(self, request: Request, *, initial: bool) -> _Sending:
         """Send the pending batches — the first round (with progress) or re-sends — with up to
@@ -251,7 +274,25 @@ class Executor:
             if initial:
                 self._progress(request, outcome, force=cleared)
 
-        list(self._pool.map(send, pending))
+        # Batches written before (a restart) go first, then each new one as soon as it is stored. The
+        # writer keeps only a few batches ahead of the calls, so it does not hold the database while
+        # the senders wait to record LangSmith's answers.
+        queued = itertools.chain(pending, self._write_batches(request)) if initial else iter(pending)
+        if initial:  # counted beside the first calls: a million items take a while to count
+            outcome.plan = self._pool.submit(self._plan, request)
+        ahead = threading.BoundedSemaphore(2 * context.settings.purgebot_delete_concurrency)
+        calls = []
+        while ahead.acquire() and (batch := next(queued, None)) is not None:
+            if stop.is_set():
+                break
+            if self._halting.is_set():
+                outcome.halted = True
+                break
+            call = self._pool.submit(send, batch)
+            call.add_done_callback(lambda _: ahead.release())
+            calls.append(call)
+        for call in calls:
+            call.result()
         if initial and not outcome.halted:
             self._progress(request, outcome, final=True)
         return outcome
@@ -308,6 +349,8 @@ class Executor:
     def _progress(self, request: Request, outcome: _Sending, *, final: bool = False, force: bool = False) -> None:
         """Keep one progress message current, edited at most every few seconds and once at the end."""
         context = self._context
+        if outcome.plan is None or not (final or outcome.plan.done()):
+            return  # the totals are still being counted; the next update shows them
         with self._progress_lock:
             if not (final or force) and time.monotonic() - outcome.last_progress < self._progress_interval:
                 return
@@ -316,10 +359,11 @@ class Executor:
             outcome.wait_shown = wait is not None
             shown = messages.ProgressWait(wait.status, wait.seconds, wait.retry_after, wait.reason) if wait else None
             with context.store.write() as db:
-                lines = [
-                    messages.ProgressLine(noun, *batches.counts(db, request.id, kind))
-                    for noun, kind in (("trace ID", batches.TRACES), ("example", batches.EXAMPLES))
-                ]
+                lines = []
+                for noun, kind in (("trace ID", batches.TRACES), ("example", batches.EXAMPLES)):
+                    planned, size = outcome.plan.result()[kind]
+                    _, sent, _, size_sent = batches.counts(db, request.id, kind)
+                    lines.append(messages.ProgressLine(noun, planned, sent, size, size_sent))
                 payload = messages.progress_message(
                     request, [line for line in lines if line.batches], final=final, waiting=shown
                 )

@@ -138,6 +138,7 @@ class Previewer:
             items.set_all(db, request.id, from_status=items.REQUESTED, to_status=items.INCLUDED)
             included = items.digest(db, request.id, items.INCLUDED)
             digest = hashlib.sha256((included + json.dumps(preview, sort_keys=True)).encode()).hexdigest()
+            traces, examples = items.included_counts(db, request.id)
             requests.update(
                 db,
                 request.id,
@@ -145,6 +146,8 @@ class Previewer:
                 preview_digest=digest,
                 paused_until=None,
                 item_count=items.count(db, request.id),
+                included_traces=traces,
+                included_examples=examples,
             )
             counts = {key: value for key, value in preview.items() if isinstance(value, (int, bool))}
             journal = context.journal(db, now)

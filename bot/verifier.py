@@ -15,6 +15,7 @@ What a check asks depends on what was sent:
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAY = timedelta(minutes=15)
 BATCH_SIZE = 1000
 QUERY_IDS = 100
+PAGE = 100  # runs looked up in SQLite at a time, as LangSmith pages them
 EXAMPLE_FIELDS = ("inputs", "outputs", "metadata")
 
 
@@ -160,9 +162,9 @@ class Verifier:
         db = self._context.store.db
         if target == checks.EXAMPLES:
             return self._look_at_examples(items.sent(db, request.id, items.EXAMPLE))
-        sent = items.sent(db, request.id, items.TRACE)
         if request.kind == "metadata":
-            return self._look_for_subject(request, sent)
+            return self._look_for_subject(request)
+        sent = items.sent(db, request.id, items.TRACE)
         langsmith = self._context.langsmith
         remaining = [
             Found(value, session)
@@ -171,22 +173,24 @@ class Verifier:
         ]
         return Findings(checks.TRACES, len(sent), remaining)
 
-    def _look_for_subject(self, request: Request, sent: list[Found]) -> Findings:
-        """One search per project for anything still carrying the pairs; split it into the approved
-        set ("remaining") and traces that appeared since ("new since the request")."""
+    def _look_for_subject(self, request: Request) -> Findings:
+        """One search per project for anything still carrying the pairs — one query proves a project clean,
+        and where something remains the search's own pages name it (no query per 100 IDs). What it finds
+        is split into the approved set ("remaining") and traces that appeared since ("new since the
+        request"), looked up page by page so a million sent IDs never sit in memory."""
         context = self._context
-        searched = pairs.of(context.store.db, request.id)
-        approved = {item.value: item for item in sent}
+        db = context.store.db
+        searched = dict(pairs.of(db, request.id))
         remaining: list[Found] = []
         new_since = 0
         for project in context.langsmith.list_projects():
-            for run in context.langsmith.find_traces(project.id, dict(searched)):
-                trace_id = str(run.get("trace_id") or run["id"]).lower()
-                if trace_id in approved:
-                    remaining.append(Found(trace_id, project.id))
-                elif not items.holds(context.store.db, request.id, items.TRACE, [trace_id]):
-                    new_since += 1
-        return Findings(checks.TRACES, len(sent), remaining, new_since)
+            runs = context.langsmith.find_traces(project.id, searched)
+            while page := [str(run.get("trace_id") or run["id"]).lower() for run in itertools.islice(runs, PAGE)]:
+                approved = {item.value for item in items.sent_among(db, request.id, items.TRACE, page)}
+                remaining.extend(Found(trace_id, project.id) for trace_id in page if trace_id in approved)
+                held = items.holds(db, request.id, items.TRACE, page)
+                new_since += sum(1 for trace_id in page if trace_id not in held)
+        return Findings(checks.TRACES, items.sent_count(db, request.id, items.TRACE), remaining, new_since)
 
     def _look_at_examples(self, sent: list[Found]) -> Findings:
         """A hard-deleted example reads back with empty fields, or not at all; anything else remains."""

@@ -101,7 +101,7 @@ class Workflow:
         answer: dict[str, object] = {"text": provisional}
         if pending is not None:
             answer["pending"] = dataclasses.asdict(pending)
-        with self._store.write() as db:
+        with self._store.write(urgent=True) as db:  # the ack waits for this write
             earlier = interactions.recall(db, key, since=utc_iso(now - REPLAY_WINDOW))
             if earlier is not None:
                 return str(earlier["text"])
@@ -390,8 +390,7 @@ class Workflow:
             request_checks = checks.for_request(db, request_id)
             upcoming = checks.next_pending(db, request_id)
             failed_posts = outbox.failures(db, request_id)
-            traces = items.count(db, request_id, items.INCLUDED, kind=items.TRACE)
-            examples = items.count(db, request_id, items.INCLUDED, kind=items.EXAMPLE)
+            traces, examples = request.included_traces, request.included_examples
         tz = self._settings.purgebot_timezone
         lines = [
             f"{request.label}: {request.state}",

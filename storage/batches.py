@@ -70,6 +70,21 @@ def create(
     )
 
 
+def get(db: Database, batch_id: int) -> Batch:
+    return Batch(*db.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = ?", [batch_id]).fetchone())
+
+
+def last_cut(db: Database, request_id: int, kind: str) -> tuple[str | None, int] | None:
+    """(project, position of its last item) of the last first-round batch of ``kind``: where cutting
+    the approved set into batches goes on after a restart. None before the first batch."""
+    row = db.execute(
+        "SELECT batches.session_id, (SELECT max(seq) FROM items WHERE items.batch_id = batches.id) FROM batches "
+        "WHERE request_id = ? AND kind = ? AND round = 0 ORDER BY id DESC LIMIT 1",
+        [request_id, kind],
+    ).fetchone()
+    return None if row is None or row[1] is None else (row[0], int(row[1]))
+
+
 def for_request(db: Database, request_id: int, state: str | None = None, *, kind: str | None = None) -> list[Batch]:
     clauses: list[str] = ["request_id = ?"]
     params: list[object] = [request_id]

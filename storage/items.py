@@ -42,11 +42,15 @@ def add(
     status: str = REQUESTED,
     origin: str = PREVIEW,
 ) -> int:
-    """Append items in order, skipping any the request already holds; returns how many were new."""
+    """Append items in order, skipping any the request already holds; returns how many were new.
+
+    The number comes from SQLite's change counter (an ignored duplicate is no change): counting the
+    request's items before and after would read a million rows for every page a search stores.
+    """
     start = int(
         db.execute("SELECT coalesce(max(seq) + 1, 0) FROM items WHERE request_id = ?", [request_id]).fetchone()[0]
     )
-    before = count(db, request_id)
+    before = db.conn.total_changes
     rows = (
         {
             "request_id": request_id,
@@ -62,7 +66,7 @@ def add(
         for n, item in enumerate(found)
     )
     db.table("items").insert_all(rows, batch_size=1000, ignore=True)
-    return count(db, request_id) - before
+    return db.conn.total_changes - before
 
 
 def count(
@@ -70,6 +74,17 @@ def count(
 ) -> int:
     where, params = _where(request_id, status, kind, origin)
     return int(db.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()[0])
+
+
+def count_from(db: Database, request_id: int, first_seq: int, *, origin: str) -> int:
+    """How many items found by ``origin`` the request holds from position ``first_seq`` on: items are
+    appended, so what a later search added sits past the earlier items, and this reads only that tail."""
+    return int(
+        db.execute(
+            "SELECT count(*) FROM items WHERE request_id = ? AND seq >= ? AND found = ?",
+            [request_id, first_seq, origin],
+        ).fetchone()[0]
+    )
 
 
 def values(db: Database, request_id: int, status: str | None = None, *, kind: str | None = None) -> list[str]:
@@ -90,6 +105,15 @@ def digest(db: Database, request_id: int, status: str) -> str:
     for kind, value in cursor:
         hasher.update(f"{kind}:{value}\n".encode())
     return hasher.hexdigest()
+
+
+def included_counts(db: Database, request_id: int) -> tuple[int, int]:
+    """(traces, examples) in the set an approval covers, counted once when it changes (preview, search
+    at execution) and stored on the request, so ``/purge status`` need not count a million rows."""
+    return (
+        count(db, request_id, INCLUDED, kind=TRACE),
+        count(db, request_id, INCLUDED, kind=EXAMPLE),
+    )
 
 
 def sample(db: Database, request_id: int, kind: str, size: int) -> list[str]:
@@ -145,17 +169,51 @@ def set_all(db: Database, request_id: int, *, from_status: str, to_status: str) 
     db.execute("UPDATE items SET status = ? WHERE request_id = ? AND status = ?", [to_status, request_id, from_status])
 
 
-def unbatched(db: Database, request_id: int, kind: str, limit: int) -> list[tuple[int, str, str]]:
-    """(seq, value, container) of included items of ``kind`` not yet in a batch, by container then order."""
-    column = "session_id" if kind == TRACE else "dataset_id"
-    return [
-        (r[0], r[1], r[2])
-        for r in db.execute(
-            f"SELECT seq, value, {column} FROM items WHERE request_id = ? AND kind = ? AND status = ? "
-            f"AND batch_id IS NULL ORDER BY {column}, seq LIMIT ?",
+def next_chunk(
+    db: Database, request_id: int, kind: str, limit: int, *, after: tuple[str | None, int] | None = None
+) -> list[tuple[int, str, str | None]]:
+    """(seq, value, project) of the next ≤ ``limit`` included items of ``kind`` not yet in a batch.
+
+    Traces come project by project, in order, from ``after`` — the project and position of the last
+    item the previous batch took — along ``idx_items_container``, so each cut reads only what it
+    takes. Examples are few and are cut across datasets, in order, from the first not in a batch.
+    """
+    if kind == EXAMPLE:
+        examples = db.execute(
+            "SELECT seq, value, NULL FROM items WHERE request_id = ? AND kind = ? AND status = ? "
+            "AND session_id IS NULL AND batch_id IS NULL ORDER BY seq LIMIT ?",
             [request_id, kind, INCLUDED, limit],
         )
-    ]
+        return [(r[0], r[1], r[2]) for r in examples]
+    project, seq = after if after is not None else ("", -1)
+    while project is not None:
+        rows = db.execute(
+            "SELECT seq, value, session_id FROM items WHERE request_id = ? AND kind = ? AND status = ? "
+            "AND session_id = ? AND seq > ? AND batch_id IS NULL ORDER BY seq LIMIT ?",
+            [request_id, kind, INCLUDED, project, seq, limit],
+        ).fetchall()
+        if rows:
+            return [(r[0], r[1], r[2]) for r in rows]
+        project, seq = (
+            db.execute(
+                "SELECT min(session_id) FROM items WHERE request_id = ? AND kind = ? AND status = ? AND session_id > ?",
+                [request_id, kind, INCLUDED, project],
+            ).fetchone()[0],
+            -1,
+        )
+    return []
+
+
+def batch_plan(db: Database, request_id: int, kind: str, size: int, *, per_container: bool) -> tuple[int, int]:
+    """(batches, items) that cutting the included items of ``kind`` into batches of ``size`` comes to —
+    within each container, or across them — known before the batches are written."""
+    groups = "session_id" if per_container else "kind"
+    row = db.execute(
+        f"SELECT coalesce(sum((n + ? - 1) / ?), 0), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM items "
+        f"WHERE request_id = ? AND kind = ? AND status = ? GROUP BY {groups})",
+        [size, size, request_id, kind, INCLUDED],
+    ).fetchone()
+    return int(row[0]), int(row[1])
 
 
 def assign(db: Database, request_id: int, seqs: Sequence[int], batch_id: int) -> None:
@@ -165,6 +223,13 @@ def assign(db: Database, request_id: int, seqs: Sequence[int], batch_id: int) ->
             f"UPDATE items SET batch_id = ? WHERE request_id = ? AND seq IN ({', '.join('?' * len(chunk))})",
             [batch_id, request_id, *chunk],
         )
+
+
+_SENT = (
+    "FROM items JOIN batches ON batches.id = items.batch_id "
+    "WHERE items.request_id = ? AND items.kind = ? AND items.status = ? "
+    "AND (batches.state = 'sent' OR batches.round > 0)"
+)
 
 
 def sent(db: Database, request_id: int, kind: str = TRACE) -> list[Found]:
@@ -177,13 +242,33 @@ def sent(db: Database, request_id: int, kind: str = TRACE) -> list[Found]:
     return [
         Found(r[0], r[1], r[2])
         for r in db.execute(
-            f"SELECT items.value, items.{column}, items.as_of FROM items JOIN batches ON batches.id = items.batch_id "
-            "WHERE items.request_id = ? AND items.kind = ? AND items.status = ? "
-            "AND (batches.state = 'sent' OR batches.round > 0) "
-            f"ORDER BY items.{column}, items.seq",
+            f"SELECT items.value, items.{column}, items.as_of {_SENT} ORDER BY items.{column}, items.seq",
             [request_id, kind, INCLUDED],
         )
     ]
+
+
+def sent_count(db: Database, request_id: int, kind: str = TRACE) -> int:
+    """How many items of ``kind`` LangSmith has accepted a delete for (see :func:`sent`)."""
+    return int(db.execute(f"SELECT count(*) {_SENT}", [request_id, kind, INCLUDED]).fetchone()[0])
+
+
+def sent_among(db: Database, request_id: int, kind: str, candidates: Sequence[str]) -> list[Found]:
+    """Which of ``candidates`` are sent items (see :func:`sent`): a check looks up what it finds rather
+    than holding a million sent IDs in memory."""
+    column = "session_id" if kind == TRACE else "dataset_id"
+    found: list[Found] = []
+    for start in range(0, len(candidates), 500):
+        chunk = list(candidates[start : start + 500])
+        found.extend(
+            Found(r[0], r[1], r[2])
+            for r in db.execute(
+                f"SELECT items.value, items.{column}, items.as_of {_SENT} "
+                f"AND items.value IN ({', '.join('?' * len(chunk))})",
+                [request_id, kind, INCLUDED, *chunk],
+            )
+        )
+    return found
 
 
 def in_batch(db: Database, batch_id: int) -> list[str]:

@@ -175,6 +175,33 @@ def m003_minimisation(db: Database) -> None:
     db.table("requests").add_column("minimised_at", str)
 
 
+@migrations()
+def m004_batching_at_scale(db: Database) -> None:
+    """Cutting a million approved items into batches: the cut reads the next items of a project after
+    the last batch (``idx_items_container``), and putting an item in a batch updates its row and one
+    small partial index — ``batch_id`` in a full index made that update most of the cut's cost. The
+    container index also serves every lookup the old ``idx_items_status`` did."""
+    db.execute("DROP INDEX idx_items_status")
+    db.execute("DROP INDEX idx_items_batch")
+    items = db.table("items")
+    items.create_index(["request_id", "kind", "status", "session_id", "seq"], index_name="idx_items_container")
+    db.execute("CREATE INDEX idx_items_batch ON items (batch_id) WHERE batch_id IS NOT NULL")
+
+
+@migrations()
+def m005_included_counts(db: Database) -> None:
+    """The size of the approved set per kind, stored when it changes, so a status need not count it."""
+    requests = db.table("requests")
+    requests.add_column("included_traces", int, not_null_default=0)
+    requests.add_column("included_examples", int, not_null_default=0)
+    for kind, column in (("trace", "included_traces"), ("example", "included_examples")):
+        db.execute(
+            f"UPDATE requests SET {column} = (SELECT count(*) FROM items WHERE items.request_id = requests.id "
+            "AND items.kind = ? AND items.status = 'included')",
+            [kind],
+        )
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

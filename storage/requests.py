@@ -43,6 +43,8 @@ class Request:
     as_of: str | None
     watermark: str | None
     minimised_at: str | None
+    included_traces: int  # the approved set's size per kind (storage.items.included_counts)
+    included_examples: int
 
     @property
     def label(self) -> str:

@@ -452,6 +452,7 @@ class Call:
     at: float
     headers: dict[str, str]
     fault: str | None = None
+    answered: float | None = None  # time.monotonic() when the answer (or reset) was given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -900,7 +901,9 @@ class FakeLangSmith:
         with self._lock:
             if index < len(self._calls):
                 label = fault.label if fault is not None else None
-                self._calls[index] = dataclasses.replace(self._calls[index], status=status, fault=label)
+                self._calls[index] = dataclasses.replace(
+                    self._calls[index], status=status, fault=label, answered=time.monotonic()
+                )
 
     # ---- request handling (called by the app with the raw request parts) -------------------
 
@@ -1179,6 +1182,8 @@ class FakeLangSmith:
             end = 0
         for i in indices:
             run = candidates[i]
+            if order == "desc" and since is not None and raw_ids is None and run.ts < since:
+                break  # newest first: every run after this one started before ``start_time`` too
             if all(check(run) for check in checks):
                 runs.append(run)
                 if len(runs) == limit:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -61,6 +62,13 @@ def run_in_thread(work: Callable[[], T]) -> T:
     if errors:
         raise errors[0]
     return result[0]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
 
 
 # ----------------------------------------------------------------------------- migrations
@@ -211,6 +219,39 @@ def test_write_takes_the_write_lock_up_front(store: Store, tmp_path: Path) -> No
             pass  # pragma: no cover - never entered
     finally:
         impatient.close()
+
+
+def test_an_urgent_writer_goes_before_background_writers_already_waiting(store: Store) -> None:
+    """A click's ack waits for the transaction under way, not for the executor's queue of writes."""
+    order: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.write():
+            holding.set()
+            release.wait(10)
+
+    def writer(name: str, urgent: bool) -> None:
+        with store.write(urgent=urgent) as db:
+            db.execute("INSERT INTO interactions (key, at, answer) VALUES (?, 'now', '{}')", [name])
+            order.append(name)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert holding.wait(10)
+    background = [threading.Thread(target=writer, args=(f"background-{n}", False)) for n in range(3)]
+    for thread in background:
+        thread.start()
+    wait_until(lambda: store.turns.waiting(urgent=False) == 3)
+    urgent = threading.Thread(target=writer, args=("urgent", True))
+    urgent.start()
+    wait_until(lambda: store.turns.waiting(urgent=True) == 1)
+    release.set()
+    for thread in [first, urgent, *background]:
+        thread.join(10)
+
+    assert order[0] == "urgent" and sorted(order[1:]) == ["background-0", "background-1", "background-2"]
+    assert store.db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 4
 
 
 # ----------------------------------------------------------------------------- unusable files
