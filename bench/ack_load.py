@@ -39,7 +39,6 @@ import multiprocessing
 import os
 import platform
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -48,20 +47,18 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import scenario
 import uvicorn
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.messages import APPROVE_ACTION, REJECT_ACTION
-from bot.sandbox.crash import FAST_QUERIES
-from bot.sandbox.langsmith_server import FakeLangSmith
-from bot.sandbox.process import ServeProcess, free_port
+from bot.sandbox.process import free_port
 from bot.sandbox.slack_server import Message
 from bot.sandbox.slack_user import Delivered, SlackDelivery, SlackUser
 from bot.sandbox.world import (
@@ -70,16 +67,13 @@ from bot.sandbox.world import (
     BOT_TOKEN,
     CAROL,
     DAVE,
-    LANGSMITH_KEY,
     REQUESTS_CHANNEL,
     SIGNING_SECRET,
     World,
-    running_world,
 )
 from bot.server import create_web_app
 
 PROJECTS = 10
-SUBJECT = "bench-subject-7"
 LATENCY = 0.02  # seconds the LangSmith stand-in takes per call from the approval on
 SEED = 7  # the order of the requests
 WAIT = 900.0  # the longest any one step may take (the preview of 200,000 traces takes well under that)
@@ -91,10 +85,6 @@ SLASH_USERS = (ALICE, BOB, CAROL, DAVE)
 # a bystander, the requester, the approver again, a second approver.
 CLICKS = ((CAROL, "Approve"), (CAROL, "Reject"), (ALICE, "Approve"), (BOB, "Approve"), (DAVE, "Approve"))
 SLASH, CLICK = "slash", "click"
-
-
-class BenchFailed(RuntimeError):
-    """A step did not happen in time, or the server did not come up."""
 
 
 @dataclass(frozen=True)
@@ -265,7 +255,7 @@ def wait_healthy(url: str, alive: Callable[[], bool], timeout: float = 30.0) -> 
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-    raise BenchFailed(f"the minimal Bolt app at {url} did not answer /healthz")
+    raise scenario.BenchFailed(f"the minimal Bolt app at {url} did not answer /healthz")
 
 
 # -- PURGE-1's state, polled from the file -----------------------------------------------------
@@ -293,7 +283,7 @@ class StateWatch:
         deadline = time.monotonic() + WAIT
         while not condition(self.state):
             if time.monotonic() > deadline:
-                raise BenchFailed(f"{what}: not so after {WAIT:g}s (PURGE-1 is {self.state})")
+                raise scenario.BenchFailed(f"{what}: not so after {WAIT:g}s (PURGE-1 is {self.state})")
             time.sleep(POLL / 2)
 
     def _poll(self) -> None:
@@ -305,16 +295,7 @@ class StateWatch:
             time.sleep(POLL)
 
     def _read(self) -> str | None:
-        if not self.db_path.exists():
-            return None
-        conn = sqlite3.connect(self.db_path, timeout=30.0)
-        try:
-            row = conn.execute("SELECT state FROM requests WHERE id = 1").fetchone()
-        except sqlite3.OperationalError:  # no such table: the server has not migrated the file yet
-            return None
-        finally:
-            conn.close()
-        return str(row[0]) if row else None
+        return scenario.state(self.db_path) if self.db_path.exists() else None
 
 
 # -- the story ---------------------------------------------------------------------------------
@@ -336,44 +317,20 @@ def run_purgebot(
 ) -> PurgebotRun:
     """Seed, file, preview, approve; fire the load the moment the approval is recorded."""
     started = time.monotonic()
-    day_ago = datetime.now(UTC) - timedelta(days=1)
-    langsmith = world.langsmith
-    for n in range(PROJECTS):
-        share = traces // PROJECTS + (1 if n < traces % PROJECTS else 0)
-        langsmith.add_traces(
-            langsmith.add_project(f"prod-{n}"), share, metadata={"user_id": SUBJECT}, start_time=day_ago
-        )
+    scenario.seed(world.langsmith, traces=traces, projects=PROJECTS, others_per_project=0)
     seeded = time.monotonic() - started
-    server = ServeProcess(
-        db_path=world.db_path,
-        slack_url=world.slack_url,
-        langsmith_url=world.langsmith_url,
-        log_path=workdir / "serve.log",
-        extra_env={"PURGEBOT_LANGSMITH_QUERY_RATE": FAST_QUERIES},
-    )
+    server = scenario.server(world, workdir, PURGEBOT_LANGSMITH_QUERY_RATE=scenario.LIFTED_RATE)
     watch = StateWatch(world.db_path)
     try:
         server.start()
         watch.start()
-        delivery = SlackDelivery(
-            app_url=server.url, signing_secret=SIGNING_SECRET, slack=world.slack, slack_url=world.slack_url
-        )
-        try:
-            filed_at = time.monotonic()
-            filed = SlackUser(delivery, ALICE).slash(
-                f'metadata user_id={SUBJECT} --reason "DSR-bench"', channel_id=REQUESTS_CHANNEL
-            )
-            if filed.status != 200 or "Filing a subject purge" not in filed.body:
-                raise BenchFailed(f"filing was refused: {filed.status} {filed.body}")
-            root = wait_for_preview(world)
-            preview = time.monotonic() - filed_at
-            jobs, warmup = build_jobs(world, root, count)
-            world.langsmith.latency = LATENCY
-            clicked = SlackUser(delivery, BOB).click(root, "Approve")
-        finally:
-            delivery.close()
-        if clicked.status != 200:
-            raise BenchFailed(f"the approval was refused: {clicked.status} {clicked.body}")
+        filed_at = time.monotonic()
+        root = scenario.file_and_preview(world, server, timeout=WAIT)
+        preview = time.monotonic() - filed_at
+        jobs, warmup = build_jobs(world, root, count)
+        world.langsmith.latency = LATENCY
+        world.langsmith.default_limit = (1000, 10.0)
+        scenario.approve(world, server, root)
         watch.wait_for("Bob's approval is recorded", lambda state: state not in (None, "awaiting_approval"))
         load = loader.submit(run_load, server.url, jobs, warmup, concurrency)
         result = load.result()
@@ -391,21 +348,7 @@ def run_purgebot(
 
 
 def count_batches(db_path: Path) -> int:
-    conn = sqlite3.connect(db_path, timeout=30.0)
-    try:
-        return int(conn.execute("SELECT count(*) FROM batches WHERE request_id = 1").fetchone()[0])
-    finally:
-        conn.close()
-
-
-def wait_for_preview(world: World) -> Message:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        for message in world.slack.messages(REQUESTS_CHANNEL):
-            if not message.is_reply and "PURGE-1*" in message.render() and "[Approve]" in message.render():
-                return message
-        time.sleep(0.05)
-    raise BenchFailed(f"the preview of PURGE-1 was not posted in {WAIT:g}s")
+    return int(scenario.query(db_path, "SELECT count(*) FROM batches WHERE request_id = 1"))
 
 
 def run_minimal(
@@ -512,11 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     spawn = multiprocessing.get_context("spawn")
-    langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, query_limit=(100_000, 1.0))
     with (
         tempfile.TemporaryDirectory(prefix="purgebot-ack-load-") as folder,
         ProcessPoolExecutor(max_workers=1, mp_context=spawn) as loader,
-        running_world(Path(folder) / "purgebot.db", start=False, langsmith=langsmith) as world,
+        scenario.workspace(Path(folder)) as world,
     ):
         loader.submit(load_ready).result()
         ours = run_purgebot(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
-from slack_bolt import App, BoltContext, BoltRequest
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_bolt.request.internals import build_context
 from starlette.applications import Starlette
@@ -34,11 +34,15 @@ def create_web_app(bolt: App) -> Starlette:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse(INVALID, status_code=401)
-        bolt_request = _bolt_request(
-            text, query=str(request.url.query), headers={key: [value] for key, value in request.headers.items()}
-        )
-        bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
-        return to_starlette_response(bolt_response)
+        query = str(request.url.query)
+        headers: dict[str, str | Sequence[str]] = {key: [value] for key, value in request.headers.items()}
+
+        def dispatch() -> BoltResponse:
+            # Parsing a click's form (the whole message, URL-encoded) is real work: done here, in the
+            # thread pool, it does not hold up the event loop that every other request waits on.
+            return bolt.dispatch(_bolt_request(text, query=query, headers=headers))
+
+        return to_starlette_response(await run_in_threadpool(dispatch))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})

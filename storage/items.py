@@ -226,7 +226,7 @@ def assign(db: Database, request_id: int, seqs: Sequence[int], batch_id: int) ->
 
 
 _SENT = (
-    "FROM items JOIN batches ON batches.id = items.batch_id "
+    "FROM items {index} JOIN batches ON batches.id = items.batch_id "
     "WHERE items.request_id = ? AND items.kind = ? AND items.status = ? "
     "AND (batches.state = 'sent' OR batches.round > 0)"
 )
@@ -242,7 +242,8 @@ def sent(db: Database, request_id: int, kind: str = TRACE) -> list[Found]:
     return [
         Found(r[0], r[1], r[2])
         for r in db.execute(
-            f"SELECT items.value, items.{column}, items.as_of {_SENT} ORDER BY items.{column}, items.seq",
+            f"SELECT items.value, items.{column}, items.as_of {_SENT.format(index='')} "
+            f"ORDER BY items.{column}, items.seq",
             [request_id, kind, INCLUDED],
         )
     ]
@@ -250,7 +251,7 @@ def sent(db: Database, request_id: int, kind: str = TRACE) -> list[Found]:
 
 def sent_count(db: Database, request_id: int, kind: str = TRACE) -> int:
     """How many items of ``kind`` LangSmith has accepted a delete for (see :func:`sent`)."""
-    return int(db.execute(f"SELECT count(*) {_SENT}", [request_id, kind, INCLUDED]).fetchone()[0])
+    return int(db.execute(f"SELECT count(*) {_SENT.format(index='')}", [request_id, kind, INCLUDED]).fetchone()[0])
 
 
 def sent_among(db: Database, request_id: int, kind: str, candidates: Sequence[str]) -> list[Found]:
@@ -263,7 +264,8 @@ def sent_among(db: Database, request_id: int, kind: str, candidates: Sequence[st
         found.extend(
             Found(r[0], r[1], r[2])
             for r in db.execute(
-                f"SELECT items.value, items.{column}, items.as_of {_SENT} "
+                # by value (the planner would otherwise walk every item of the request by status)
+                f"SELECT items.value, items.{column}, items.as_of {_SENT.format(index='INDEXED BY uq_items_value')} "
                 f"AND items.value IN ({', '.join('?' * len(chunk))})",
                 [request_id, kind, INCLUDED, *chunk],
             )

@@ -185,7 +185,7 @@ def m004_batching_at_scale(db: Database) -> None:
     db.execute("DROP INDEX idx_items_batch")
     items = db.table("items")
     items.create_index(["request_id", "kind", "status", "session_id", "seq"], index_name="idx_items_container")
-    db.execute("CREATE INDEX idx_items_batch ON items (batch_id) WHERE batch_id IS NOT NULL")
+    db.execute("CREATE INDEX idx_items_batch ON items (batch_id, seq) WHERE batch_id IS NOT NULL")
 
 
 @migrations()
