@@ -6,7 +6,7 @@ The real ``purgebot serve`` runs as a child process (:class:`~bot.sandbox.proces
 against the sandbox stand-ins on loopback. The LangSmith stand-in holds ``--traces`` traces of one
 data subject over 10 projects (a day old, so the search at execution finds none anew); Alice files
 ``/purge metadata user_id=…``, the preview's search runs with the stand-in's query limit lifted and
-no latency (as in ``bot/sandbox/crash.py``), then LangSmith takes 20 ms a call under its default
+no latency (``bench/scenario.py``), then LangSmith takes 20 ms a call under its default
 limit of 1000 calls per 10 s, and Bob approves. As soon as the approval is recorded, ``--count``
 slash commands (``help``, ``status PURGE-1``, ``list``) and ``--count`` button clicks on PURGE-1's
 message (Approve or Reject by people whose click is refused: a bystander, the requester, a second

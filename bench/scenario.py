@@ -1,4 +1,4 @@
-"""A subject purge at scale, driven end to end: the shared set-up of the throughput and verification benches.
+"""A subject purge at scale, driven end to end: the set-up the throughput, verification and ack-load benches share.
 
 The LangSmith and Slack stand-ins run in this process (so the bench can read the stand-in's call log
 and change its latency and limits between phases); ``purgebot serve`` runs as a real child process on
