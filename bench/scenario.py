@@ -20,8 +20,7 @@ from typing import Any
 from bot.sandbox.langsmith_server import FakeLangSmith
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.slack_server import Message
-from bot.sandbox.slack_user import SlackDelivery, SlackUser
-from bot.sandbox.world import ALICE, BOB, LANGSMITH_KEY, REQUESTS_CHANNEL, SIGNING_SECRET, World, running_world
+from bot.sandbox.world import LANGSMITH_KEY, REQUESTS_CHANNEL, World, running_world
 
 LIFTED = (1_000_000, 1.0)  # a stand-in limit no run reaches
 LIFTED_RATE = "1000000/1s"  # the bot's matching pace
@@ -72,18 +71,6 @@ def server(world: World, folder: Path, **env: str) -> ServeProcess:
     )
 
 
-@contextlib.contextmanager
-def people(world: World, process: ServeProcess) -> Iterator[tuple[SlackUser, SlackUser]]:
-    """Alice (requester) and Bob (approver), through signed HTTP to ``process``."""
-    delivery = SlackDelivery(
-        app_url=process.url, signing_secret=SIGNING_SECRET, slack=world.slack, slack_url=world.slack_url
-    )
-    try:
-        yield SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
-    finally:
-        delivery.close()
-
-
 def query(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> Any:
     """One value from the server's file, on a short-lived connection (the server writes beside it)."""
     conn = sqlite3.connect(db_path, timeout=30.0)
@@ -111,7 +98,7 @@ def state(db_path: Path) -> str | None:
 
 def file_and_preview(world: World, process: ServeProcess, *, timeout: float) -> Message:
     """File ``/purge metadata user_id=…`` as Alice and wait for the preview with its buttons."""
-    with people(world, process) as (alice, _):
+    with world.people_at(process.url) as (alice, _):
         filed = alice.slash(f'metadata user_id={SUBJECT} --reason "DSR-bench"', channel_id=REQUESTS_CHANNEL)
     if filed.status != 200 or "Filing a subject purge" not in filed.body:
         raise BenchFailed(f"filing was refused: {filed.status} {filed.body}")
@@ -130,7 +117,7 @@ def file_and_preview(world: World, process: ServeProcess, *, timeout: float) -> 
 
 def approve(world: World, process: ServeProcess, preview: Message) -> float:
     """Bob approves; returns the monotonic time the click was sent."""
-    with people(world, process) as (_, bob):
+    with world.people_at(process.url) as (_, bob):
         started = time.monotonic()
         clicked = bob.click(preview, "Approve")
     if clicked.status != 200:

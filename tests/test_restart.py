@@ -19,8 +19,7 @@ import pytest
 from bot.clock import parse_utc
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.slack_server import Message
-from bot.sandbox.slack_user import SlackDelivery, SlackUser
-from bot.sandbox.world import ALICE, BOB, REQUESTS_CHANNEL, SIGNING_SECRET, World, running_world
+from bot.sandbox.world import REQUESTS_CHANNEL, World, running_world
 from storage import batches, checks, events, items, outbox, requests
 from storage.db import Store
 
@@ -51,11 +50,6 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float = WAIT) 
     return time.monotonic() - started
 
 
-def people(world: World, url: str) -> tuple[SlackDelivery, SlackUser, SlackUser]:
-    delivery = SlackDelivery(app_url=url, signing_secret=SIGNING_SECRET, slack=world.slack, slack_url=world.slack_url)
-    return delivery, SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
-
-
 def request_message(world: World) -> Message:
     """The root message of PURGE-1 once its preview (and so its [Approve] button) is posted."""
 
@@ -73,8 +67,7 @@ def request_message(world: World) -> Message:
 
 def file_and_approve(world: World, server: ServeProcess, ids: list[str], before_click: Callable[[], None]) -> None:
     """Alice files a purge of ``ids`` in prod-chat over HTTP; once the preview is up, Bob approves."""
-    delivery, alice, bob = people(world, server.url)
-    try:
+    with world.people_at(server.url) as (alice, bob):
         filed = alice.slash(f"traces prod-chat {' '.join(ids)} --reason x", channel_id=REQUESTS_CHANNEL)
         assert filed.status == 200, filed.body
         root = request_message(world)
@@ -82,8 +75,6 @@ def file_and_approve(world: World, server: ServeProcess, ids: list[str], before_
         before_click()
         clicked = bob.click(root, "Approve")
         assert clicked.status == 200, clicked.body
-    finally:
-        delivery.close()
 
 
 def restart_and_settle(world: World, server: ServeProcess, store: Store) -> float:
@@ -138,11 +129,8 @@ def assert_nothing_lost(world: World, server: ServeProcess, store: Store, ids: l
     assert sum("is *submitted*" in text for text in replies) == 1
     assert sum(f"{TRACES:,} of {TRACES:,} trace IDs accepted" in text for text in replies) == 1
 
-    delivery, alice, _ = people(world, server.url)
-    try:
+    with world.people_at(server.url) as (alice, _):
         status = alice.slash("status purge-1", channel_id=REQUESTS_CHANNEL).body
-    finally:
-        delivery.close()
     assert status.splitlines()[0] == "PURGE-1: submitted"
     return sent
 

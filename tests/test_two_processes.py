@@ -28,7 +28,6 @@ from bot.clock import utc_iso
 from bot.sandbox.langsmith_server import FakeLangSmith
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.slack_server import Message
-from bot.sandbox.slack_user import SlackDelivery, SlackUser
 from bot.sandbox.world import (
     ALICE,
     BOB,
@@ -36,7 +35,6 @@ from bot.sandbox.world import (
     LANGSMITH_KEY,
     NOTIFY_CHANNEL,
     REQUESTS_CHANNEL,
-    SIGNING_SECRET,
     World,
     running_world,
 )
@@ -73,17 +71,6 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float = WAIT) 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: still not true after {timeout:g}s")
         time.sleep(0.02)
-
-
-@contextlib.contextmanager
-def people(world: World, server: ServeProcess) -> Iterator[tuple[SlackUser, SlackUser]]:
-    delivery = SlackDelivery(
-        app_url=server.url, signing_secret=SIGNING_SECRET, slack=world.slack, slack_url=world.slack_url
-    )
-    try:
-        yield SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
-    finally:
-        delivery.close()
 
 
 def request_message(world: World, number: int) -> Message:
@@ -181,7 +168,7 @@ def test_verify_runs_again_and_again_beside_a_server_purging_on_the_same_file(
     env = cli_env(world)
 
     # PURGE-1: a small purge by trace IDs, submitted before the big one starts.
-    with people(world, server) as (alice, bob):
+    with world.people_at(server.url) as (alice, bob):
         assert alice.slash(f"traces prod-chat {' '.join(first)} --reason x", channel_id=REQUESTS_CHANNEL).status == 200
         assert bob.click(request_message(world, 1), "Approve").status == 200
     wait_until("PURGE-1 is submitted", lambda: state(world.db_path, 1) == "submitted")
@@ -205,7 +192,7 @@ def test_verify_runs_again_and_again_beside_a_server_purging_on_the_same_file(
     for loop in loops:
         loop.start()
     try:
-        with people(world, server) as (alice, bob):
+        with world.people_at(server.url) as (alice, bob):
             filed = alice.slash('metadata user_id=42 --reason "DSR-7"', channel_id=REQUESTS_CHANNEL)
             assert filed.status == 200, filed.body
             assert bob.click(request_message(world, 2), "Approve").status == 200
@@ -310,7 +297,7 @@ def test_the_server_migrates_a_database_of_the_previous_schema_and_shows_its_req
 
     server.start()
 
-    with people(world, server) as (alice, _):
+    with world.people_at(server.url) as (alice, _):
         status = alice.slash("status purge-1", channel_id=REQUESTS_CHANNEL)
     assert status.status == 200, status.body
     lines = status.body.splitlines()

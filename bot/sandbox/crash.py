@@ -58,14 +58,10 @@ from bot.clock import parse_utc, utc_iso
 from bot.sandbox.langsmith_server import Call, FakeLangSmith
 from bot.sandbox.process import ServeProcess, ServeProcessError
 from bot.sandbox.slack_server import Message
-from bot.sandbox.slack_user import SlackDelivery, SlackUser
 from bot.sandbox.world import (
-    ALICE,
-    BOB,
     LANGSMITH_KEY,
     NOTIFY_CHANNEL,
     REQUESTS_CHANNEL,
-    SIGNING_SECRET,
     World,
     running_world,
 )
@@ -194,7 +190,7 @@ class _Trial:
         subject, others = self._seed()
         self.result.bound = len(kills) * self.config.concurrency
         self.server.start()
-        with self._people() as (alice, _):
+        with self.world.people_at(self.server.url) as (alice, _):
             filed = alice.slash(f'metadata user_id={self.subject} --reason "DSR-crash"', channel_id=REQUESTS_CHANNEL)
         if filed.status != 200 or "Filing a subject purge" not in filed.body:
             raise TrialFailed(f"filing was refused: {filed.status} {filed.body}")
@@ -203,7 +199,7 @@ class _Trial:
             self._kill_at(pending.pop(0))
         root = self._wait_for_preview()
         self.world.langsmith.latency = self.config.latency  # the deletes take a while: kills land mid-call
-        with self._people() as (_, bob):
+        with self.world.people_at(self.server.url) as (_, bob):
             clicked = bob.click(root, "Approve")
         if clicked.status != 200:
             raise TrialFailed(f"the approval was refused: {clicked.status} {clicked.body}")
@@ -239,20 +235,6 @@ class _Trial:
             subject.update(langsmith.add_traces(project, share, metadata=metadata, start_time=day_ago))
             others.update(langsmith.add_traces(project, self.config.others, metadata={"user_id": "someone-else"}))
         return subject, others
-
-    @contextlib.contextmanager
-    def _people(self) -> Iterator[tuple[SlackUser, SlackUser]]:
-        """Alice and Bob, through a fresh signed-HTTP delivery (the server may have been restarted)."""
-        delivery = SlackDelivery(
-            app_url=self.server.url,
-            signing_secret=SIGNING_SECRET,
-            slack=self.world.slack,
-            slack_url=self.world.slack_url,
-        )
-        try:
-            yield SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
-        finally:
-            delivery.close()
 
     # -- killing --------------------------------------------------------------------------------
 

@@ -107,6 +107,18 @@ class World:
         self._bot_stack.close()
         self.bot = None
 
+    @contextlib.contextmanager
+    def people_at(self, app_url: str) -> Iterator[tuple[SlackUser, SlackUser]]:
+        """Alice and Bob reaching a purgebot served elsewhere — a child process, perhaps restarted since —
+        over signed HTTP, through a delivery of their own that is closed afterwards."""
+        delivery = SlackDelivery(
+            app_url=app_url, signing_secret=SIGNING_SECRET, slack=self.slack, slack_url=self.slack_url
+        )
+        try:
+            yield SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
+        finally:
+            delivery.close()
+
     @property
     def delivery(self) -> SlackDelivery:
         assert self.people is not None, "start_bot() first"
