@@ -146,15 +146,7 @@ class Verifier:
         return self._record(check, request, findings)
 
     def _targets(self, request: Request, check: Check) -> list[str]:
-        if check.target != checks.BOTH:
-            return [check.target]
-        db = self._context.store.db
-        targets = []
-        if request.kind in ("traces", "metadata"):
-            targets.append(checks.TRACES)
-        if items.count(db, request.id, items.INCLUDED, kind=items.EXAMPLE):
-            targets.append(checks.EXAMPLES)
-        return targets
+        return [check.target] if check.target != checks.BOTH else _sent_kinds(request)
 
     # -- looking --------------------------------------------------------------------------------
 
@@ -288,12 +280,7 @@ class Verifier:
     def _all_clear(self, request: Request) -> bool:
         """A request is verified only when the latest check of each thing it sent found nothing."""
         db = self._context.store.db
-        wanted = []
-        if request.kind in ("traces", "metadata"):
-            wanted.append(checks.TRACES)
-        if items.count(db, request.id, items.INCLUDED, kind=items.EXAMPLE):
-            wanted.append(checks.EXAMPLES)
-        latest = [checks.latest_done(db, request.id, target) for target in wanted]
+        latest = [checks.latest_done(db, request.id, target) for target in _sent_kinds(request)]
         return all(check is not None and check.remaining == 0 for check in latest)
 
     def _still_to_come(self, request: Request) -> str:
@@ -321,7 +308,7 @@ class Verifier:
             at=journal.stamp,
         )
         text = f":white_check_mark: *{request.label} verified*: {report}."
-        if items.count(db, request.id, items.INCLUDED, kind=items.EXAMPLE):
+        if request.included_examples:
             text += (
                 " Hard-deleted examples read back empty; LangSmith removes their attachment files within 7 "
                 "days, which it promises and the bot cannot observe."
@@ -402,6 +389,13 @@ class Verifier:
             journal.event(request.id, ACTOR, "unverified", report=report)
             journal.refresh_request_message(request.id)
         return State.UNVERIFIED.value if moved else request.state
+
+
+def _sent_kinds(request: Request) -> list[str]:
+    """What a request's deletes were about, as check targets: traces (trace-ID and subject purges) and,
+    when its approved set holds any, dataset examples."""
+    kinds = [checks.TRACES] if request.kind in ("traces", "metadata") else []
+    return kinds + ([checks.EXAMPLES] if request.included_examples else [])
 
 
 def _grouped(found: Iterable[Found]) -> dict[str, list[str]]:
