@@ -58,7 +58,7 @@ def resolve(endpoint: str, query_limit: str) -> dict[str, float]:
                 created_at="2026-01-01",
                 updated_at="2026-01-01",
             )
-        client = LangSmithClient(endpoint=endpoint, api_key=KEY, query_rate=(int(calls), float(per)))
+        client = LangSmithClient(endpoint=endpoint, api_key=KEY, v1_query_rate=(int(calls), float(per)))
         queries_before = len(httpx.get(f"{endpoint}/_sandbox/calls").json()["calls"])
         started = time.perf_counter()
         Resolver(store=store, langsmith=client).traces(request.id, PAIRS)

@@ -77,7 +77,9 @@ class PurgeBot:
             workspace_id=str(settings.langsmith_workspace_id) if settings.langsmith_workspace_id else None,
             transport=tuning.langsmith_transport,
             timeout=tuning.langsmith_timeout,
-            query_rate=settings.purgebot_langsmith_query_rate.as_tuple(),
+            query_api=settings.purgebot_langsmith_query_api,
+            v1_query_rate=settings.purgebot_langsmith_query_rate.as_tuple(),
+            v2_query_rate=settings.purgebot_langsmith_v2_query_rate.as_tuple(),
             call_rate=settings.purgebot_langsmith_call_rate.as_tuple(),
             retry=tuning.retry,
         )

@@ -4,7 +4,7 @@ Every batch is a row before it is sent and is marked with LangSmith's answer aft
 claimed with an owner and an expiry. A crash at any point therefore resumes on restart and re-sends
 at most the batches that were in flight. Three kinds of call go out: trace deletes (≤1000 IDs of
 one project), example hard deletes (≤1000 IDs), and — for subject purges, when enabled —
-LangSmith's workspace-wide delete by metadata, whose 403 "not enabled" is noted, not fatal.
+LangSmith's workspace-wide delete by metadata, any refusal of which is noted, not fatal.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from bot.langsmith import (
     LangSmithClient,
     LangSmithRejected,
     LangSmithUnavailable,
-    MetadataDeleteNotEnabled,
+    MetadataDeleteRefused,
     WaitNotice,
+    Window,
 )
 from bot.preview import search_again_since
 from bot.resolver import Resolver
@@ -146,7 +147,8 @@ class Executor:
             if batches.for_request(db, request.id):
                 return  # batches were written before a restart: the search already ran
             searched = pairs.of(db, request.id)
-        self._resolver.traces(request.id, searched, since=since, origin=items.EXECUTION, status=items.INCLUDED)
+        window = Window(start=since, end=max(since, self._context.clock.now()))
+        self._resolver.traces(request.id, searched, window=window, origin=items.EXECUTION, status=items.INCLUDED)
         with self._context.store.write() as db:
             # Counted from the file, not from the search's return: a search cut short by a crash and run
             # again finds its first traces already stored. They sit past the preview's items.
@@ -246,7 +248,11 @@ class Executor:
             try:
                 with reporting:
                     receipt = self._call(request, batch)
-            except MetadataDeleteNotEnabled as error:
+                if receipt is None:  # a later round took its items: nothing to send, nothing to wait for
+                    with context.store.write() as db:
+                        batches.supersede(db, batch.id)
+                    return
+            except MetadataDeleteRefused as error:
                 self._record_refusal(request, batch, error, fatal=False)
                 return
             except LangSmithRejected as error:
@@ -297,13 +303,19 @@ class Executor:
             self._progress(request, outcome, final=True)
         return outcome
 
-    def _call(self, request: Request, batch: batches.Batch) -> DeleteReceipt:
+    def _call(self, request: Request, batch: batches.Batch) -> DeleteReceipt | None:
+        """Send one batch; None when it holds no items any more (never an empty delete call)."""
         langsmith = self._context.langsmith
         if batch.kind == batches.METADATA:
             group = _distinct_key_groups(pairs.of(self._context.store.db, request.id))
             chosen = next(g for g in group if items_digest([f"{k}={v}" for k, v in g]) == batch.digest)
-            return langsmith.delete_by_metadata(dict(chosen))
+            # From a day before the earliest trace the search saw (or all of the retention): the newest
+            # spec asks for ``start_time`` with ``metadata``.
+            start = self._context.approved_window(self._context.store.db, request.id).start
+            return langsmith.delete_by_metadata(dict(chosen), start_time=start)
         values = items.in_batch(self._context.store.db, batch.id)
+        if not values:
+            return None
         if batch.kind == batches.EXAMPLES:
             return langsmith.hard_delete_examples(values)
         assert batch.session_id is not None
@@ -321,7 +333,7 @@ class Executor:
                 journal.in_thread(
                     request.id,
                     (
-                        f"LangSmith's workspace-wide delete by metadata is not enabled for this workspace "
+                        f"LangSmith refused the optional workspace-wide delete by metadata "
                         f"({error.status}: {messages.escape(error.message)}). Nothing is lost: every trace found is "
                         "deleted by its ID."
                     ),

@@ -24,7 +24,7 @@ from bot.tasks import ACTOR, TaskContext
 from storage import items, pairs, requests
 from storage.requests import Request
 
-PREVIEW_SAMPLE = 1000  # at most 10 queries of 100 IDs
+PREVIEW_SAMPLE = 1000  # one v2 query of 1,000 IDs, or at most 10 v1 queries of 100
 SHOWN = 10  # projects or datasets named in a preview
 SAMPLES = 3  # sample IDs named per kind
 WATERMARK_SKEW = timedelta(seconds=60)
@@ -76,7 +76,15 @@ class Previewer:
         assert request.session_id is not None
         values = items.values(self._context.store.db, request.id)
         sample = values if len(values) <= PREVIEW_SAMPLE else random.sample(values, PREVIEW_SAMPLE)
-        known = self._context.langsmith.existing_traces(request.session_id, sample)
+        window = self._context.window()  # nothing is known of these traces yet: all of the retention
+        starts = {
+            run.trace_id: utc_iso(run.start_time) if run.start_time is not None else None
+            for page in self._context.langsmith.lookup().existing_traces(request.session_id, sample, window)
+            for run in page
+        }
+        known = set(starts)
+        with self._context.store.write() as db:
+            items.set_starts(db, request.id, {k: v for k, v in starts.items() if v is not None})
         unknown = [value for value in sample if value not in known]
         preview = {
             "total": len(values),
@@ -112,7 +120,7 @@ class Previewer:
 
         project_names: dict[str, str] = {}
         if request.kind == "metadata":
-            project_names = self._resolver.traces(request.id, searched, progress=progress)
+            project_names = self._resolver.traces(request.id, searched, window=context.window(), progress=progress)
         dataset_names = self._resolver.examples(request.id, searched, as_of=parse_utc(request.as_of))
         db = context.store.db
         projects = items.per_container(db, request.id, items.TRACE)

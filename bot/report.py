@@ -10,6 +10,7 @@ printed in it: ``purgebot audit verify --expect SEQ:HASH`` later proves the log 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,10 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
                 "checked": c.checked,
                 "remaining": c.remaining,
                 "outcome": c.outcome,
+                "query_api": c.api,
+                "window": {"min_start_time": c.window_start, "max_start_time": c.window_end}
+                if c.window_start
+                else None,
             }
             for c in checks.for_request(db, request_id)
         ],
@@ -169,11 +174,11 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         "",
         "## Checks",
         "",
-        "| check | what | when | checked | remaining |",
-        "|---|---|---|---|---|",
+        "| check | what | when | checked | remaining | asked | traces started in |",
+        "|---|---|---|---|---|---|---|",
         *(
             f"| {c['id']} ({c['kind']}) | {c['target']} | {when(c['finished_at'] or c['due_at'])} | "
-            f"{_count(c['checked'])} | {_count(c['remaining'])} |"
+            f"{_count(c['checked'])} | {_count(c['remaining'])} | {_asked(c)} | {_window(c['window'], when)} |"
             for c in report["checks"]
         ),
     ]
@@ -196,6 +201,17 @@ def write(db: Database, request_id: int, folder: Path, *, now: datetime, tz: Zon
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _asked(check: dict[str, Any]) -> str:
+    """Which LangSmith API answered a check: the run-query API for traces, ``GET examples`` for examples."""
+    if check["query_api"]:
+        return f"runs/query {check['query_api']}"
+    return "examples API" if check["target"] == "examples" and check["state"] == "done" else "—"
+
+
+def _window(window: dict[str, str] | None, when: Callable[[str | None], str]) -> str:
+    return f"{when(window['min_start_time'])} to {when(window['max_start_time'])}" if window else "—"
 
 
 def _count(value: int | None) -> str:

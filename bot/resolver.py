@@ -9,20 +9,18 @@ read back from SQLite afterwards (``items.per_container``), so nothing is tallie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from bot.clock import utc_iso
-from bot.langsmith import LangSmithClient
+from bot.langsmith import FoundRun, LangSmithClient, Pairs, Window
 from storage import items
 from storage.db import Store
 from storage.items import Found
 
 PAGE = 1000  # items written per transaction while a search streams
-
-Pairs = Sequence[tuple[str, str]]
 
 
 class Halted(Exception):
@@ -42,21 +40,23 @@ class Resolver:
         request_id: int,
         pairs: Pairs,
         *,
-        since: datetime | None = None,
+        window: Window,
         origin: str = items.PREVIEW,
         status: str = items.REQUESTED,
         progress: Callable[[int, int], None] = lambda done, of: None,
     ) -> dict[str, str]:
-        """Search every project for traces in which any run carries any pair; store the new ones.
+        """Search every project for traces, started in ``window``, in which any run carries any pair
+        (every pair: two values of one key are both searched); store the new ones with their start times.
 
         Returns the names of the projects searched (by ID), for the preview.
         """
         projects = list(self._langsmith.list_projects())
+        lookup = self._langsmith.lookup()
         for n, project in enumerate(projects, start=1):
-            runs = self._langsmith.find_traces(project.id, dict(pairs), since=since)
+            pages = lookup.find_traces(project.id, pairs, window)
             self._store_stream(
                 request_id,
-                (Found(_trace_id(run), project.id) for run in runs),
+                (_trace(run, project.id) for page in pages for run in page),
                 kind=items.TRACE,
                 origin=origin,
                 status=status,
@@ -99,8 +99,9 @@ class Resolver:
         return added
 
 
-def _trace_id(run: dict[str, Any]) -> str:
-    return str(run.get("trace_id") or run["id"]).lower()
+def _trace(run: FoundRun, project_id: str) -> Found:
+    started = utc_iso(run.start_time) if run.start_time is not None else None
+    return Found(run.trace_id, project_id, started=started)
 
 
 def _examples(found: Iterator[dict[str, Any]], as_of: str) -> Iterator[Found]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,7 +89,10 @@ class Settings(BaseSettings):
     purgebot_approval_ttl_days: int = Field(7, ge=1, le=365)
     purgebot_evidence_retention_days: int = Field(365, ge=1, le=36500)
     purgebot_hmac_key: SecretStr | None = None
-    purgebot_langsmith_query_rate: Annotated[Rate, NoDecode] = Rate(15, 10.0)
+    purgebot_langsmith_query_api: Literal["auto", "v1", "v2"] = "auto"
+    purgebot_langsmith_lookback_days: int = Field(400, ge=1, le=36500)
+    purgebot_langsmith_query_rate: Annotated[Rate, NoDecode] = Rate(10, 10.0)  # v1 runs/query
+    purgebot_langsmith_v2_query_rate: Annotated[Rate, NoDecode] = Rate(300, 10.0)  # v2 runs/query
     purgebot_langsmith_call_rate: Annotated[Rate, NoDecode] = Rate(1000, 10.0)
     port: int = Field(3000, ge=1, le=65535)
 
@@ -161,7 +164,17 @@ class Settings(BaseSettings):
             raise ValueError(f"expected on or off, got {value!r}")
         return text == "on"
 
-    @field_validator("purgebot_langsmith_query_rate", "purgebot_langsmith_call_rate", mode="before")
+    @field_validator("purgebot_langsmith_query_api", mode="before")
+    @classmethod
+    def _query_api(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "purgebot_langsmith_query_rate",
+        "purgebot_langsmith_v2_query_rate",
+        "purgebot_langsmith_call_rate",
+        mode="before",
+    )
     @classmethod
     def _rate(cls, value: Any) -> Any:
         return _parse_rate(value)

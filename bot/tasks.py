@@ -8,18 +8,18 @@ unavailable after the client's retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
 from bot import messages
-from bot.clock import Clock, utc_iso
+from bot.clock import Clock, parse_utc, utc_iso
 from bot.journal import Journal
-from bot.langsmith import LangSmithClient, LangSmithUnavailable
+from bot.langsmith import LangSmithClient, LangSmithUnavailable, Window, window_for
 from bot.settings import Settings
-from storage import requests
+from storage import items, requests
 from storage.db import Store
 from storage.requests import Request
 
@@ -57,6 +57,20 @@ class TaskContext:
         return Journal(
             db, now or self.clock.now(), self.settings.purgebot_timezone, self.settings.purgebot_notify_channel
         )
+
+    def window(self, starts: Iterable[datetime | None] = ()) -> Window:
+        """The window a run query must state to see runs that started at ``starts``; with none known,
+        all of LangSmith's retention (``PURGEBOT_LANGSMITH_LOOKBACK_DAYS``)."""
+        lookback = timedelta(days=self.settings.purgebot_langsmith_lookback_days)
+        return window_for(starts, now=self.clock.now(), lookback=lookback)
+
+    def approved_window(self, db: Database, request_id: int) -> Window:
+        """The window that covers the request's approved traces: from a day before the earliest start to
+        the latest, or all of the retention when any of them has no known start."""
+        span = items.start_span(db, request_id)
+        if span.unknown or span.earliest is None or span.latest is None:
+            return self.window([None])
+        return self.window([parse_utc(span.earliest), parse_utc(span.latest)])
 
     def when(self, moment: datetime) -> str:
         return messages.when(moment, self.settings.purgebot_timezone)

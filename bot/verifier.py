@@ -1,79 +1,55 @@
-"""The verifier: re-queries LangSmith for what was sent and says whether it is gone.
+"""The verifier: runs due checks, and records, announces and acts on what they find.
 
-A 202 from LangSmith only means "queued"; the only proof is a later query that finds nothing.
 Checks are rows (``storage.checks``) claimed when due, so a check that fell due while the bot was
-down runs when it comes back, and one interrupted by a crash runs again.
+down runs when it comes back, and one interrupted by a crash runs again.  What a check asks
+LangSmith, and why its answer can be trusted, is :mod:`bot.findings`.
 
-What a check asks depends on what was sent:
-
-- trace IDs: are these root runs still in their project (100 IDs a query)?
-- a subject's traces: does any run in any project still carry the pairs (one query per project
-  when nothing remains)? Traces found that were in the approved set "remain"; others are "new
-  since the request" and are reported apart, so an active subject does not fail a finished purge;
-- dataset examples: do they read back with inputs, outputs and metadata empty (or not at all)?
+A check that cannot get an answer (LangSmith down, a refused query, a project no longer visible, a
+window that falls short) is never a verdict: it is tried again with back-off (15 minutes, doubling,
+at most 4 hours), said once in the thread, and escalated in the notify channel once it has failed
+for a day.  Re-checks are scheduled from when a check actually ran, so a bot that was down for
+weeks does not run the rest of a request's checks within a second of coming back.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import messages
 from bot.approvers import Approvers
 from bot.clock import parse_utc, utc_iso
+from bot.findings import CannotVerify, Findings, Looker
 from bot.journal import Journal
-from bot.langsmith import LangSmithError
+from bot.langsmith import LangSmithError, ProjectNotVisible
 from bot.schedule import MAX_RECHECKS, next_check_at
 from bot.states import CHECKABLE, Actor, State, sources
 from bot.tasks import ACTOR, TaskContext
 from bot.workflow import items_digest
-from storage import batches, checks, items, pairs, requests
+from storage import batches, checks, items, requests
 from storage.checks import Check
 from storage.items import Found
 from storage.requests import Request
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAY = timedelta(minutes=15)
+RETRY_DELAY = timedelta(minutes=15)  # the first wait after a check got no answer; doubles each time
+MAX_RETRY_DELAY = timedelta(hours=4)
+ESCALATE_AFTER = timedelta(days=1)  # a check failing this long is escalated in the notify channel
 BATCH_SIZE = 1000
-QUERY_IDS = 100
-PAGE = 100  # runs looked up in SQLite at a time, as LangSmith pages them
-EXAMPLE_FIELDS = ("inputs", "outputs", "metadata")
 
 
 class NothingToCheck(Exception):
     """The request has not sent any delete yet, so there is nothing a check could prove."""
 
 
-@dataclass(frozen=True)
-class Findings:
-    """What one look at LangSmith found for one kind of item."""
-
-    target: str  # checks.TRACES or checks.EXAMPLES
-    checked: int
-    remaining: list[Found] = field(default_factory=list)
-    new_since: int = 0
-
-    @property
-    def noun(self) -> str:
-        return "trace" if self.target == checks.TRACES else "example"
-
-    def sentence(self) -> str:
-        n = len(self.remaining)
-        text = (
-            f"{n:,} of {messages.plural(self.checked, self.noun, self.noun + 's')} "
-            f"{'remain' if n == 0 else 'still present'}"
-        )
-        if self.new_since:
-            text += (
-                f" ({messages.plural(self.new_since, 'new trace', 'new traces')} of this subject since the "
-                "request, not part of it)"
-            )
-        return text
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed try of a check: 15 minutes, doubling, at most 4 hours."""
+    doubled: timedelta = RETRY_DELAY * 2 ** min(max(attempts - 1, 0), 16)
+    return min(doubled, MAX_RETRY_DELAY)
 
 
 @dataclass(frozen=True)
@@ -93,6 +69,7 @@ class Verifier:
         self._context = context
         self._approvers = approvers
         self._lease = lease
+        self._looker = Looker(context)
 
     def run_due(self) -> list[CheckResult]:
         """Run every check that is due now (including those that fell due while the bot was down)."""
@@ -139,8 +116,8 @@ class Verifier:
         """Look at every target of the check; None when LangSmith could not answer (retried later)."""
         request = requests.get(self._context.store.db, check.request_id)
         try:
-            findings = [self._look(request, target) for target in self._targets(request, check)]
-        except LangSmithError as error:
+            findings = [self._looker.look(request, target) for target in self._targets(request, check)]
+        except (LangSmithError, CannotVerify) as error:
             self._retry_later(check, request, error)
             return None
         return self._record(check, request, findings)
@@ -148,72 +125,41 @@ class Verifier:
     def _targets(self, request: Request, check: Check) -> list[str]:
         return [check.target] if check.target != checks.BOTH else _sent_kinds(request)
 
-    # -- looking --------------------------------------------------------------------------------
-
-    def _look(self, request: Request, target: str) -> Findings:
-        db = self._context.store.db
-        if target == checks.EXAMPLES:
-            return self._look_at_examples(items.sent(db, request.id, items.EXAMPLE))
-        if request.kind == "metadata":
-            return self._look_for_subject(request)
-        sent = items.sent(db, request.id, items.TRACE)
-        langsmith = self._context.langsmith
-        remaining = [
-            Found(value, session)
-            for session, values in _grouped(sent).items()
-            for value in langsmith.existing_traces(session, values)
-        ]
-        return Findings(checks.TRACES, len(sent), remaining)
-
-    def _look_for_subject(self, request: Request) -> Findings:
-        """One search per project for anything still carrying the pairs — one query proves a project clean,
-        and where something remains the search's own pages name it (no query per 100 IDs). What it finds
-        is split into the approved set ("remaining") and traces that appeared since ("new since the
-        request"), looked up page by page so a million sent IDs never sit in memory."""
-        context = self._context
-        db = context.store.db
-        searched = dict(pairs.of(db, request.id))
-        remaining: list[Found] = []
-        new_since = 0
-        for project in context.langsmith.list_projects():
-            runs = context.langsmith.find_traces(project.id, searched)
-            while page := [str(run.get("trace_id") or run["id"]).lower() for run in itertools.islice(runs, PAGE)]:
-                approved = {item.value for item in items.sent_among(db, request.id, items.TRACE, page)}
-                remaining.extend(Found(trace_id, project.id) for trace_id in page if trace_id in approved)
-                held = items.holds(db, request.id, items.TRACE, page)
-                new_since += sum(1 for trace_id in page if trace_id not in held)
-        return Findings(checks.TRACES, items.sent_count(db, request.id, items.TRACE), remaining, new_since)
-
-    def _look_at_examples(self, sent: list[Found]) -> Findings:
-        """A hard-deleted example reads back with empty fields, or not at all; anything else remains."""
-        by_version: dict[str | None, list[Found]] = defaultdict(list)
-        for item in sent:
-            by_version[item.as_of].append(item)
-        remaining: list[Found] = []
-        for as_of, group in by_version.items():
-            wanted = {item.value: item for item in group}
-            for start in range(0, len(group), QUERY_IDS):
-                chunk = [item.value for item in group[start : start + QUERY_IDS]]
-                for example in self._context.langsmith.list_examples(example_ids=chunk, as_of=as_of):
-                    if any(example.get(name) for name in EXAMPLE_FIELDS):
-                        remaining.append(wanted[str(example["id"]).lower()])
-        return Findings(checks.EXAMPLES, len(sent), remaining)
-
     # -- recording ------------------------------------------------------------------------------
 
-    def _retry_later(self, check: Check, request: Request, error: LangSmithError) -> None:
+    def _retry_later(self, check: Check, request: Request, error: LangSmithError | CannotVerify) -> None:
+        """No verdict: try again with back-off, say so once in the thread, and escalate after a day."""
         context = self._context
         now = context.clock.now()
+        failing_since = parse_utc(check.failing_since) if check.failing_since else now
+        due = now + retry_delay(check.attempts)
         with context.store.write() as db:
-            checks.retry_later(db, check.id, due_at=utc_iso(now + RETRY_DELAY), error=str(error))
+            checks.retry_later(
+                db, check.id, due_at=utc_iso(due), error=str(error), failing_since=utc_iso(failing_since)
+            )
             journal = context.journal(db, now)
             journal.event(request.id, ACTOR, "check_postponed", check=check.id, reason=str(error))
+            cannot = isinstance(error, ProjectNotVisible | CannotVerify)
+            why = (
+                f"{request.label} cannot be verified yet: {messages.escape(str(error))}"
+                if cannot
+                else f"The check of {request.label} got no answer from LangSmith ({messages.escape(str(error))})"
+            )
             if check.attempts == 1:
+                journal.in_thread(request.id, f":warning: {why}; trying again at {context.when(due)}.")
+            if check.escalated_at is None and now - failing_since >= ESCALATE_AFTER:
+                checks.mark_escalated(db, check.id, at=utc_iso(now))
+                journal.event(
+                    request.id, ACTOR, "check_escalated", check=check.id, failing_since=utc_iso(failing_since)
+                )
                 journal.in_thread(
+                    request.id, f":rotating_light: {why}, for over a day. Escalated in the compliance channel."
+                )
+                journal.in_notify_channel(
                     request.id,
-                    f"The check of {request.label} could not reach LangSmith "
-                    f"({messages.escape(str(error))}); trying again at "
-                    f"{context.when(now + RETRY_DELAY)}.",
+                    f":rotating_light: {why}; its check has failed since {context.when(failing_since)} and is "
+                    f"retried until it gets an answer.{_ticket(request)} Approvers {self._approvers.mentions()}: "
+                    "please look into it.",
                 )
         context.on_change()
 
@@ -223,6 +169,7 @@ class Verifier:
         scheduled = check.kind == checks.SCHEDULED
         checked = sum(f.checked for f in findings)
         remaining = [item for f in findings for item in f.remaining]
+        traces = next((f for f in findings if f.window is not None), None)
         with context.store.write() as db:
             journal = context.journal(db, now)
             request = requests.get(db, request.id)
@@ -233,6 +180,8 @@ class Verifier:
                 checked=checked,
                 remaining=len(remaining),
                 outcome="clear" if not remaining else "remaining",
+                api=traces.api if traces else None,
+                window=(utc_iso(traces.window.start), utc_iso(traces.window.end)) if traces and traces.window else None,
             )
             journal.event(
                 request.id,
@@ -247,6 +196,11 @@ class Verifier:
                         "remaining": len(f.remaining),
                         "remaining_digest": items_digest([i.value for i in f.remaining]),
                         "new_since": f.new_since,
+                        "ingested_late": len(f.unseen),
+                        **({"api": f.api} if f.api else {}),
+                        **(
+                            {"window": [utc_iso(f.window.start), utc_iso(f.window.end)]} if f.window is not None else {}
+                        ),
                     }
                     for f in findings
                 },
@@ -331,10 +285,17 @@ class Verifier:
         """Items remain: send their deletes again under the same approval; the next check follows."""
         db = journal.db
         round_ = check.seq + 1
+        superseded = 0
         for found in findings:
             kind, batch_kind = (
                 (items.TRACE, batches.TRACES) if found.target == checks.TRACES else (items.EXAMPLE, batches.EXAMPLES)
             )
+            # This round carries everything that remains: an earlier round's batch not yet sent would
+            # otherwise be left empty by the reassignment below.
+            superseded += batches.supersede_pending_resends(db, request.id, batch_kind)
+            if found.unseen:  # older traces of the subject LangSmith ingested late: the approval covers them
+                items.add(db, request.id, found.unseen, kind=items.TRACE, origin=items.CHECK, status=items.INCLUDED)
+                requests.update(db, request.id, included_traces=items.included_counts(db, request.id)[0])
             for container, group in _batches_of(found.remaining, by_container=found.target == checks.TRACES):
                 values = [item.value for item in group]
                 batch_id = batches.create(
@@ -350,7 +311,9 @@ class Verifier:
                 items.reassign(db, request.id, kind, values, batch_id)
         if check.target == checks.TRACES:
             settings = self._context.settings
-            due = next_check_at(parse_utc(check.due_at), settings.purgebot_verify_at, settings.purgebot_timezone)
+            # From when this check ran, not when it was due: after a long downtime the re-sent deletes
+            # still get their weekend before the next look.
+            due = next_check_at(parse_utc(journal.stamp), settings.purgebot_verify_at, settings.purgebot_timezone)
             checks.schedule(
                 db, request_id=request.id, seq=round_, kind=checks.SCHEDULED, due_at=utc_iso(due), target=checks.TRACES
             )
@@ -361,6 +324,7 @@ class Verifier:
             round=round_,
             target=check.target,
             items=sum(len(f.remaining) for f in findings),
+            superseded=superseded,
         )
         self._say(
             journal,

@@ -13,6 +13,7 @@ from storage.db import inserted_id
 PENDING = "pending"
 SENT = "sent"
 REFUSED = "refused"  # LangSmith answered with a non-retryable error; never re-sent
+SUPERSEDED = "superseded"  # a re-send batch a later round replaced before it was sent; never sent
 
 
 @dataclass(frozen=True)
@@ -122,4 +123,20 @@ def mark_refused(db: Database, batch_id: int, *, status_code: int, message: str,
         "UPDATE batches SET state = ?, sent_at = ?, status_code = ?, response = ?, attempts = attempts + 1 "
         "WHERE id = ? AND state = ?",
         [REFUSED, at, status_code, json.dumps({"error": message}), batch_id, PENDING],
+    )
+
+
+def supersede_pending_resends(db: Database, request_id: int, kind: str) -> int:
+    """Retire the request's unsent re-send batches of ``kind``: a new round re-sends what remains."""
+    return db.execute(
+        "UPDATE batches SET state = ? WHERE request_id = ? AND kind = ? AND state = ? AND round > 0",
+        [SUPERSEDED, request_id, kind, PENDING],
+    ).rowcount
+
+
+def supersede(db: Database, batch_id: int) -> bool:
+    """Retire one pending batch that no longer holds anything to send (a later round took its items)."""
+    return (
+        db.execute("UPDATE batches SET state = ? WHERE id = ? AND state = ?", [SUPERSEDED, batch_id, PENDING]).rowcount
+        == 1
     )

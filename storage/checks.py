@@ -44,11 +44,16 @@ class Check:
     remaining: int | None
     outcome: str | None
     target: str
+    api: str | None  # which run-query API answered (v1, v2); None for examples or before it ran
+    window_start: str | None  # the start-time window the trace queries looked at
+    window_end: str | None
+    failing_since: str | None  # when the tries that got no answer began
+    escalated_at: str | None
 
 
 _COLUMNS = (
     "id, request_id, seq, kind, due_at, state, requested_by, attempts, last_error, finished_at, checked, remaining, "
-    "outcome, target"
+    "outcome, target, api, window_start, window_end, failing_since, escalated_at"
 )
 
 
@@ -107,20 +112,36 @@ def get(db: Database, check_id: int) -> Check:
     return Check(*db.execute(f"SELECT {_COLUMNS} FROM checks WHERE id = ?", [check_id]).fetchone())
 
 
-def finish(db: Database, check_id: int, *, at: str, checked: int, remaining: int, outcome: str) -> None:
+def finish(
+    db: Database,
+    check_id: int,
+    *,
+    at: str,
+    checked: int,
+    remaining: int,
+    outcome: str,
+    api: str | None = None,
+    window: tuple[str, str] | None = None,
+) -> None:
+    """Record what the check found, which API answered and the window its trace queries looked at."""
+    start, end = window if window is not None else (None, None)
     db.execute(
-        "UPDATE checks SET state = ?, finished_at = ?, checked = ?, remaining = ?, outcome = ?, "
-        "claim_owner = NULL, claim_expires = NULL WHERE id = ?",
-        [DONE, at, checked, remaining, outcome, check_id],
+        "UPDATE checks SET state = ?, finished_at = ?, checked = ?, remaining = ?, outcome = ?, api = ?, "
+        "window_start = ?, window_end = ?, claim_owner = NULL, claim_expires = NULL WHERE id = ?",
+        [DONE, at, checked, remaining, outcome, api, start, end, check_id],
     )
 
 
-def retry_later(db: Database, check_id: int, *, due_at: str, error: str) -> None:
+def retry_later(db: Database, check_id: int, *, due_at: str, error: str, failing_since: str) -> None:
     db.execute(
-        "UPDATE checks SET state = ?, due_at = ?, last_error = ?, claim_owner = NULL, claim_expires = NULL "
-        "WHERE id = ?",
-        [PENDING, due_at, error, check_id],
+        "UPDATE checks SET state = ?, due_at = ?, last_error = ?, failing_since = ?, claim_owner = NULL, "
+        "claim_expires = NULL WHERE id = ?",
+        [PENDING, due_at, error, failing_since, check_id],
     )
+
+
+def mark_escalated(db: Database, check_id: int, *, at: str) -> None:
+    db.execute("UPDATE checks SET escalated_at = ? WHERE id = ?", [at, check_id])
 
 
 def drop_pending(db: Database, request_id: int) -> int:

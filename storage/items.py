@@ -8,7 +8,7 @@ a trace, its dataset for an example.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -22,6 +22,7 @@ EXAMPLE = "example"
 
 PREVIEW = "preview"  # found before approval: the approver saw it
 EXECUTION = "execution"  # found by the incremental search at execution (a trace that appeared since)
+CHECK = "check"  # found by a check: an older trace of the subject that LangSmith ingested late
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Found:
     value: str
     container: str
     as_of: str | None = None
+    started: str | None = None  # a trace's start time (UTC ISO), which every later query window must cover
 
 
 def add(
@@ -60,6 +62,7 @@ def add(
             "status": status,
             "found": origin,
             "as_of": item.as_of,
+            "start_time": item.started,
             "session_id": item.container if kind == TRACE else None,
             "dataset_id": item.container if kind == EXAMPLE else None,
         }
@@ -114,6 +117,33 @@ def included_counts(db: Database, request_id: int) -> tuple[int, int]:
         count(db, request_id, INCLUDED, kind=TRACE),
         count(db, request_id, INCLUDED, kind=EXAMPLE),
     )
+
+
+def set_starts(db: Database, request_id: int, starts: Mapping[str, str]) -> None:
+    """Record when traces started (the trace-ID preview learns it from LangSmith)."""
+    db.conn.executemany(
+        "UPDATE items SET start_time = ? WHERE request_id = ? AND kind = ? AND value = ?",
+        [(started, request_id, TRACE, value) for value, started in starts.items()],
+    )
+
+
+@dataclass(frozen=True)
+class StartSpan:
+    """When the approved traces started: the earliest and latest known start, and how many are unknown."""
+
+    earliest: str | None
+    latest: str | None
+    unknown: int
+
+
+def start_span(db: Database, request_id: int) -> StartSpan:
+    """The start times of the request's approved traces, which a query window must cover."""
+    row = db.execute(
+        "SELECT min(start_time), max(start_time), coalesce(sum(start_time IS NULL), 0) FROM items "
+        "WHERE request_id = ? AND kind = ? AND status = ?",
+        [request_id, TRACE, INCLUDED],
+    ).fetchone()
+    return StartSpan(row[0], row[1], int(row[2]))
 
 
 def sample(db: Database, request_id: int, kind: str, size: int) -> list[str]:

@@ -202,6 +202,20 @@ def m005_included_counts(db: Database) -> None:
         )
 
 
+@migrations()
+def m006_query_windows(db: Database) -> None:
+    """LangSmith's v2 run queries look only at the last day unless told a window: each trace keeps its
+    start time, so later queries can state a window that covers it; each check keeps which API answered
+    and the window it looked at (evidence), and when its failures began and were escalated."""
+    db.table("items").add_column("start_time", str)
+    checks = db.table("checks")
+    checks.add_column("api", str)
+    checks.add_column("window_start", str)
+    checks.add_column("window_end", str)
+    checks.add_column("failing_since", str)
+    checks.add_column("escalated_at", str)
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -90,6 +90,7 @@ def test_a_metadata_purge_finds_deletes_and_verifies_traces_and_examples_everywh
     world: World, clock: SandboxClock
 ) -> None:
     assert world.people is not None and world.bot is not None
+    seeded = datetime.now(UTC)
     workspace = seed(world.langsmith)
 
     file_subject(world, 'metadata user_id=123 email=ada@example.com --reason "DSR-1042" --ticket DSR-1042')
@@ -108,9 +109,11 @@ def test_a_metadata_purge_finds_deletes_and_verifies_traces_and_examples_everywh
     assert set(deleted_traces(world)) == workspace.traces | late
     assert len(deleted_traces(world)) == len(workspace.traces | late)
     assert set(hard_deleted_examples(world)) == workspace.examples
-    assert [call.body for call in world.langsmith.calls_to("runs/delete") if "metadata" in call.body] == [
-        {"metadata": {"user_id": "123", "email": "ada@example.com"}}
-    ]
+    (by_metadata,) = [call.body for call in world.langsmith.calls_to("runs/delete") if "metadata" in call.body]
+    assert by_metadata["metadata"] == {"user_id": "123", "email": "ada@example.com"}
+    # The newest spec asks for start_time: a day before the earliest trace the search saw.
+    from_ = datetime.fromisoformat(by_metadata["start_time"].replace("Z", "+00:00"))
+    assert abs(from_ - (seeded - timedelta(days=1))) < timedelta(minutes=1)
     wait_thread(world, root, "Found 3 traces of this subject that appeared after the preview")
     for example in workspace.examples:
         assert all(v["inputs"] is None and v["metadata"] is None for v in world.langsmith.example_versions(example))
@@ -153,7 +156,7 @@ def test_a_refused_metadata_delete_is_noted_and_the_purge_goes_on_by_id(refusing
     world.people.bob.click(root, "Approve")
     wait_state(world, "submitted")
 
-    wait_thread(world, root, "delete by metadata is not enabled for this workspace")
+    wait_thread(world, root, "refused the optional workspace-wide delete by metadata (403: bulk run deletes")
     assert sorted(deleted_traces(world)) == sorted(workspace.by_user_id)
     assert set(hard_deleted_examples(world)) == workspace.examples_by_user_id
     refused = [b for b in batches.for_request(world.bot.store.db, 1) if b.kind == batches.METADATA]

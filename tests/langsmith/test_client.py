@@ -16,15 +16,17 @@ from conftest import Slot
 
 from bot.langsmith import (
     DeleteReceipt,
+    Endpoints,
     LangSmithClient,
     LangSmithError,
     LangSmithRejected,
     LangSmithUnavailable,
-    MetadataDeleteNotEnabled,
+    MetadataDeleteRefused,
+    Pairs,
     Project,
     ProjectNotFound,
     RetryPolicy,
-    api_roots,
+    Window,
     metadata_filter,
     quote_filter_value,
 )
@@ -36,6 +38,15 @@ FAST = RetryPolicy(attempts=3, timeout=10.0, wait_initial=0.01, wait_max=0.05, w
 LOOSE = (10_000, 10.0)
 
 Start = Callable[..., tuple[FakeLangSmith, str]]
+WIDE = Window(datetime.now(UTC) - timedelta(days=400), datetime.now(UTC) + timedelta(days=1))
+
+
+def existing(client: LangSmithClient, project_id: str, ids: list[str], window: Window = WIDE) -> set[str]:
+    return {run.trace_id for page in client.lookup().existing_traces(project_id, ids, window) for run in page}
+
+
+def found(client: LangSmithClient, project_id: str, pairs: Pairs, window: Window = WIDE) -> set[str]:
+    return {run.trace_id for page in client.lookup().find_traces(project_id, pairs, window) for run in page}
 
 
 @pytest.fixture
@@ -68,7 +79,8 @@ def make_client() -> Iterator[Callable[..., LangSmithClient]]:
     def _make(endpoint: str, **options: Any) -> LangSmithClient:
         options.setdefault("api_key", KEY)
         options.setdefault("retry", FAST)
-        options.setdefault("query_rate", LOOSE)
+        options.setdefault("v1_query_rate", LOOSE)
+        options.setdefault("query_api", "v1")
         client = LangSmithClient(endpoint=endpoint, **options)
         clients.append(client)
         return client
@@ -82,24 +94,26 @@ def make_client() -> Iterator[Callable[..., LangSmithClient]]:
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "v1", "platform"),
+    ("endpoint", "v1", "platform", "v2"),
     [
         ("https://api.smith.langchain.com", "https://api.smith.langchain.com/api/v1",
-         "https://api.smith.langchain.com/v1/platform"),
+         "https://api.smith.langchain.com/v1/platform", "https://api.smith.langchain.com/api/v2"),
         ("https://eu.api.smith.langchain.com/", "https://eu.api.smith.langchain.com/api/v1",
-         "https://eu.api.smith.langchain.com/v1/platform"),
-        ("https://ls.corp.example/api/v1", "https://ls.corp.example/api/v1", "https://ls.corp.example/api/v1/platform"),
-        ("https://ls.corp.example/api/v1/", "https://ls.corp.example/api/v1", "https://ls.corp.example/api/v1/platform"),
+         "https://eu.api.smith.langchain.com/v1/platform", "https://eu.api.smith.langchain.com/api/v2"),
+        ("https://ls.corp.example/api/v1", "https://ls.corp.example/api/v1", "https://ls.corp.example/api/v1/platform",
+         "https://ls.corp.example/api/v2"),
+        ("https://ls.corp.example/api/v1/", "https://ls.corp.example/api/v1", "https://ls.corp.example/api/v1/platform",
+         "https://ls.corp.example/api/v2"),
     ],
 )  # fmt: skip
-def test_api_roots(endpoint: str, v1: str, platform: str) -> None:
-    assert api_roots(endpoint) == (v1, platform)
+def test_endpoints_of_each_layout(endpoint: str, v1: str, platform: str, v2: str) -> None:
+    assert Endpoints.of(endpoint) == Endpoints(v1=v1, platform=platform, v2=v2)
 
 
 @pytest.mark.parametrize("endpoint", ["", "api.smith.langchain.com", "ftp://x/"])
-def test_api_roots_refuses_non_urls(endpoint: str) -> None:
+def test_endpoints_refuse_non_urls(endpoint: str) -> None:
     with pytest.raises(ValueError, match="LANGSMITH_ENDPOINT"):
-        api_roots(endpoint)
+        Endpoints.of(endpoint)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +138,7 @@ def test_paths_the_stand_in_sees_in_each_layout(
     client = make_client(url + suffix)
     assert client.resolve_project("prod") == Project(pid, "prod")
     client.delete_traces(pid, [tid])
-    assert client.existing_traces(pid, [tid]) == {tid}
+    assert existing(client, pid, [tid]) == {tid}
     client.hard_delete_examples([eid])
     assert [(c.method, c.path) for c in fake.calls] == [
         ("GET", f"{v1}/sessions"),
@@ -207,15 +221,20 @@ def test_delete_traces_returns_the_receipt_and_checks_its_input(
     assert fake.run_weekend() == 3
 
 
-def test_delete_by_metadata_and_when_it_is_not_enabled(
+def test_delete_by_metadata_states_its_start_and_any_refusal_is_named(
     start: Start, make_client: Callable[..., LangSmithClient]
 ) -> None:
     fake, url = start()
-    receipt = make_client(url).delete_by_metadata({"user_id": "123"})
-    assert receipt.status == 202 and fake.calls[-1].body == {"metadata": {"user_id": "123"}}
+    since = datetime(2025, 11, 3, 8, 30, tzinfo=UTC)
+    receipt = make_client(url).delete_by_metadata({"user_id": "123"}, start_time=since)
+    assert receipt.status == 202
+    assert fake.calls[-1].body == {"metadata": {"user_id": "123"}, "start_time": "2025-11-03T08:30:00Z"}
+    fake.inject("runs/delete", status=422, body={"detail": "start_time: invalid"})
+    with pytest.raises(MetadataDeleteRefused, match="422"):
+        make_client(url).delete_by_metadata({"user_id": "123"}, start_time=since)
     off, off_url = start(metadata_delete_enabled=False)
-    with pytest.raises(MetadataDeleteNotEnabled) as info:
-        make_client(off_url).delete_by_metadata({"user_id": "123"})
+    with pytest.raises(MetadataDeleteRefused) as info:
+        make_client(off_url).delete_by_metadata({"user_id": "123"}, start_time=since)
     assert isinstance(info.value, LangSmithRejected)
     assert info.value.status == 403 and "not enabled" in info.value.message
     assert len(off.calls) == 1
@@ -249,7 +268,7 @@ def test_existing_traces_checks_2500_ids_in_pages_of_100(
     asked = [*present, *unknown, elsewhere, *[c for c in child_ids if c != present[0]]]
     assert len(asked) == 2500
     client = make_client(url)
-    assert client.existing_traces(pid, asked) == set(present)
+    assert existing(client, pid, asked) == set(present)
     queries = fake.calls_to("runs/query")
     assert len(queries) == 25
     assert all(len(c.body["id"]) <= 100 and c.body["session"] == [pid] for c in queries)
@@ -257,7 +276,7 @@ def test_existing_traces_checks_2500_ids_in_pages_of_100(
     client.delete_traces(pid, present[:1000])
     client.delete_traces(pid, present[1000:])
     fake.run_weekend()
-    assert client.existing_traces(pid, asked) == set()
+    assert existing(client, pid, asked) == set()
 
 
 def test_existing_traces_follows_cursors(start: Start, make_client: Callable[..., LangSmithClient]) -> None:
@@ -277,7 +296,7 @@ def test_existing_traces_follows_cursors(start: Start, make_client: Callable[...
             return super().handle_request(request)
 
     client = make_client(url, transport=SmallPages())
-    assert client.existing_traces(pid, ids) == set(ids)
+    assert existing(client, pid, ids) == set(ids)
     queries = fake.calls_to("runs/query")
     assert len(queries) == 5
     assert "cursor" not in queries[0].body and all("cursor" in c.body for c in queries[1:])
@@ -291,15 +310,13 @@ def test_find_traces_by_metadata_catches_child_runs(
     old = datetime.now(UTC) - timedelta(days=3)
     by_root = fake.add_trace(pid, metadata={"user_id": "123"}, start_time=old)
     by_child = fake.add_trace(pid, metadata={"user_id": "9"}, child_metadata=[{"email": "a@b.c"}])
-    fake.add_trace(pid, metadata={"user_id": "1234"})
+    other = fake.add_trace(pid, metadata={"user_id": "1234"})
     client = make_client(url)
-    found = {r["trace_id"] for r in client.find_traces(pid, {"user_id": "123", "email": "a@b.c"})}
-    assert found == {by_root, by_child}
-    recent = {
-        r["trace_id"]
-        for r in client.find_traces(pid, {"user_id": "123", "email": "a@b.c"}, since=old + timedelta(hours=1))
-    }
-    assert recent == {by_child}
+    pairs = [("user_id", "123"), ("email", "a@b.c")]
+    assert found(client, pid, pairs) == {by_root, by_child}
+    assert found(client, pid, [("user_id", "123"), ("user_id", "1234")]) == {by_root, other}
+    recent = Window(old + timedelta(hours=1), datetime.now(UTC) + timedelta(minutes=1))
+    assert found(client, pid, pairs, recent) == {by_child}
 
 
 def test_list_examples_sends_metadata_as_json_and_as_of(
@@ -320,7 +337,7 @@ def test_list_examples_sends_metadata_as_json_and_as_of(
 # ---- retries -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [429, 408, 500, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 408, 500, 502, 503, 504, 520, 599])
 def test_retryable_answers_are_retried(
     stand_in: tuple[FakeLangSmith, str], make_client: Callable[..., LangSmithClient], status: int
 ) -> None:
@@ -352,7 +369,7 @@ def test_exhausted_retries_raise_unavailable_with_the_hint(
     fake, url = stand_in
     fake.inject("runs/query", status=503, times=10, retry_after=0.01, body={"detail": "maintenance"})
     with pytest.raises(LangSmithUnavailable) as info:
-        make_client(url).existing_traces(str(uuid.uuid4()), [str(uuid.uuid4())])
+        existing(make_client(url), str(uuid.uuid4()), [str(uuid.uuid4())])
     assert info.value.status == 503 and info.value.retry_after == pytest.approx(0.01)
     assert "maintenance" in info.value.reason
     assert len(fake.calls) == FAST.attempts
@@ -431,7 +448,7 @@ def test_the_key_never_appears_in_errors(start: Start, make_client: Callable[...
         client.delete_traces(str(uuid.uuid4()), [str(uuid.uuid4())])
     fake.inject("runs/query", status=503, body={"error": KEY}, times=5)
     with pytest.raises(LangSmithUnavailable) as unavailable:
-        client.existing_traces(str(uuid.uuid4()), [str(uuid.uuid4())])
+        existing(client, str(uuid.uuid4()), [str(uuid.uuid4())])
     fake.inject("sessions", delay=1.0, times=5)
     with pytest.raises(LangSmithUnavailable) as timed_out:
         make_client(url, timeout=0.1).resolve_project("p")
@@ -466,13 +483,13 @@ def test_client_side_limiter_keeps_a_burst_free_of_429(
     pid = fake.add_project("p")
     ids = fake.add_traces(pid, 20)
     no_retry = RetryPolicy(attempts=1)  # a 429 would surface as LangSmithUnavailable
-    client = make_client(url, query_rate=(5, 0.3), retry=no_retry)
+    client = make_client(url, v1_query_rate=(5, 0.3), retry=no_retry)
     errors: list[Exception] = []
 
     def burst(chunk: list[str]) -> None:
         try:
             for tid in chunk:
-                assert client.existing_traces(pid, [tid]) == {tid}
+                assert existing(client, pid, [tid]) == {tid}
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -500,10 +517,17 @@ def test_quote_filter_value_picks_a_safe_quote_or_refuses() -> None:
 
 
 def test_metadata_filter_round_trips_through_the_stand_ins_parser() -> None:
-    text = metadata_filter({"user_id": "123", "email": "o'brien@x.io"})
+    text = metadata_filter([("user_id", "123"), ("email", "o'brien@x.io")])
     assert text.startswith("or(and(eq(metadata_key, ")
     node = parse_filter(text)
     assert node[0] == "or" and len(node[1]) == 2
-    assert compile_filter(parse_filter(metadata_filter({"k": 'a"b'}))) is not None
+    assert compile_filter(parse_filter(metadata_filter([("k", 'a"b')]))) is not None
     with pytest.raises(ValueError):
-        metadata_filter({})
+        metadata_filter([])
+
+
+def test_metadata_filter_keeps_every_value_of_a_repeated_key() -> None:
+    text = metadata_filter([("user_id", "123"), ("user_id", "456"), ("user_id", "123")])
+    node = parse_filter(text)
+    assert node[0] == "or" and len(node[1]) == 2  # both values, the repeated pair once
+    assert '"123"' in text and '"456"' in text

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.ratelimit import RateLimiter
+from bot.langsmith.ratelimit import RateLimiter
 
 
 class FakeClock:
@@ -167,7 +167,7 @@ def test_close_wakes_a_caller_waiting_for_a_slot_at_once() -> None:
     import threading
     import time
 
-    from bot.ratelimit import LimiterClosed
+    from bot.langsmith.ratelimit import LimiterClosed
 
     limiter = RateLimiter(1, 30.0)
     limiter.acquire()
