@@ -157,7 +157,9 @@ class PurgeBot:
         self.store.close()
 
     def _tick(self) -> None:
-        """The scheduler's job: due checks, deadlines, minimisation, and forgetting old replay answers."""
+        """The scheduler's job: the query API (``/info`` read hourly in ``auto``), due checks, deadlines,
+        minimisation, and forgetting old replay answers."""
+        self.langsmith.query_api()
         self.workflow.resume_clicks()
         self.verifier.run_due()
         self.deadlines.run()

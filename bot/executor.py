@@ -107,6 +107,10 @@ class Executor:
         )
         if request is None:
             return False
+        return self._context.guarded(request, "the deletes", lambda: self._execute(request, now))
+
+    def _execute(self, request: Request, now: str) -> bool:
+        context = self._context
         if request.state == State.APPROVED:
             with context.store.write() as db:
                 requests.transition(
@@ -498,6 +502,10 @@ class Executor:
         )
         if request is None:
             return False
+        return self._context.guarded(request, "the re-sent deletes", lambda: self._resend(request))
+
+    def _resend(self, request: Request) -> bool:
+        context = self._context
         outcome = self._send_pending(request, initial=False)
         if outcome.unavailable is not None:
             context.pause(request, outcome.unavailable, "the re-sent deletes")

@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from bot.langsmith.filters import quote_filter_value
 from bot.states import State
 
 STATES: tuple[str, ...] = tuple(state.value for state in State)
@@ -219,22 +220,6 @@ def parse(text: str, *, now: datetime) -> Command:
     close = difflib.get_close_matches(name, _SUBCOMMANDS, n=1)
     hint = f"Did you mean `{close[0]}`?" if close else f"The subcommands are {_join(_SUBCOMMANDS)}."
     raise GrammarError(f"Unknown subcommand {_show(tokens[0].text)}. {hint} Try /purge help.")
-
-
-def escape_filter_value(value: str) -> str:
-    """Return ``value`` as a double-quoted literal for LangSmith's filter DSL, e.g. ``eq(metadata_value, …)``.
-
-    Backslash and double quote are escaped. Line breaks and other control characters are refused:
-    the DSL documents no escape for them, and a value we cannot express exactly must not be
-    searched approximately (a search that cannot match would report the subject as purged).
-    """
-    for char in value:
-        if unicodedata.category(char) in _CONTROL:
-            raise GrammarError(
-                f"The value {_show(value)} contains a control character ({_char_name(char)}), which "
-                "cannot be expressed safely in LangSmith's filter language. Remove it and try again."
-            )
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # --- single fields of the request form ----------------------------------------------------------
@@ -500,8 +485,26 @@ def _pairs(kind: str, positional: Sequence[_Token]) -> tuple[tuple[str, str], ..
             )
         if not value:
             raise GrammarError(f"The value for {_show(key)} is empty: write {key}=<value>, e.g. {key}=123.")
-        pairs.append((key, _literal(value, f"{key} value")))
+        pairs.append((key, _searchable(_literal(value, f"{key} value"), key)))
     return tuple(dict.fromkeys(pairs))
+
+
+def _searchable(value: str, key: str) -> str:
+    """``value`` if LangSmith's filter language can carry it exactly, else GrammarError naming the rule.
+
+    The rule is the one the LangSmith client writes filters by (``quote_filter_value``), so nothing
+    the grammar accepts can fail later, when the request is already filed: one request that cannot be
+    searched must never stop the previews of all the others.
+    """
+    try:
+        quote_filter_value(value)
+    except ValueError as problem:
+        raise GrammarError(
+            f"The {key} value {_show(value)} cannot be searched for exactly: it {problem}. LangSmith's filter "
+            "language documents no escapes, so such a value could silently match nothing. Purge those traces "
+            "by ID with /purge traces instead."
+        ) from None
+    return value
 
 
 def _request_options(given: dict[str, _Token], now: datetime) -> RequestOptions:

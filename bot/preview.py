@@ -50,6 +50,9 @@ class Previewer:
         )
         if request is None:
             return False
+        return self._context.guarded(request, "the preview", lambda: self._preview(request))
+
+    def _preview(self, request: Request) -> bool:
         unknown: list[str] = []
         try:
             if request.kind == "traces":

@@ -8,6 +8,7 @@ unavailable after the client's retries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,12 +20,16 @@ from bot.clock import Clock, parse_utc, utc_iso
 from bot.journal import Journal
 from bot.langsmith import LangSmithClient, LangSmithUnavailable, Window, window_for
 from bot.settings import Settings
-from storage import items, requests
+from storage import events, items, requests
 from storage.db import Store
 from storage.requests import Request
 
 ACTOR = "purgebot"
 MIN_PAUSE = timedelta(seconds=60)
+STUMBLE_PAUSE = timedelta(minutes=1)  # after an unexpected error: 1 min, doubling, at most an hour
+MAX_STUMBLE_PAUSE = timedelta(hours=1)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,40 @@ class TaskContext:
                 request.id,
                 f":pause_button: LangSmith is not answering {what} of {request.label} ({messages.escape(str(error))}). "
                 f"Pausing until {self.when(until)}, then resuming where it stopped.",
+            )
+            self.release(db, request.id)
+        self.on_change()
+
+    def guarded(self, request: Request, what: str, work: Callable[[], bool]) -> bool:
+        """Do one request's work; an error nobody planned for pauses that request, not the worker.
+
+        A worker serves requests oldest first, so a request whose work keeps failing would be
+        claimed again at once, forever, and no later request would ever be served.  Instead it is
+        paused with back-off (1 minute, doubling, at most an hour) and its thread says so; only the
+        error's type is shown or logged, since its text may carry a subject's value.
+        """
+        try:
+            return work()
+        except Exception as error:  # the boundary where one request's fault must stop
+            self._stumbled(request, error, what)
+            return True
+
+    def _stumbled(self, request: Request, error: Exception, what: str) -> None:
+        now = self.clock.now()
+        kind = type(error).__name__
+        log.error("unexpected error", extra={"request": request.label, "during": what, "error": kind})
+        with self.store.write() as db:
+            times = events.count_kind(db, request.id, "stumbled")
+            doubled: timedelta = STUMBLE_PAUSE * 2 ** min(times, 16)
+            until = now + min(doubled, MAX_STUMBLE_PAUSE)
+            requests.update(db, request.id, paused_until=utc_iso(until))
+            journal = self.journal(db, now)
+            journal.event(request.id, ACTOR, "stumbled", during=what, error=kind, until=utc_iso(until))
+            journal.in_thread(
+                request.id,
+                f":warning: purgebot met an unexpected error ({kind}) during {what} of {request.label}. "
+                f"Other requests go on; this one is tried again at {self.when(until)}. "
+                "If it keeps happening, the operator's logs have the details.",
             )
             self.release(db, request.id)
         self.on_change()

@@ -120,6 +120,10 @@ class Verifier:
         except (LangSmithError, CannotVerify) as error:
             self._retry_later(check, request, error)
             return None
+        except Exception as error:  # a check's own fault is no verdict either, and must not stop the others
+            log.error("unexpected error in a check", extra={"request": request.label, "error": type(error).__name__})
+            self._retry_later(check, request, CannotVerify(f"an unexpected error ({type(error).__name__}) stopped it"))
+            return None
         return self._record(check, request, findings)
 
     def _targets(self, request: Request, check: Check) -> list[str]:

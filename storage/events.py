@@ -108,3 +108,10 @@ def contains_head(db: Database, seq: int, digest: str) -> bool:
     """Whether the chain still holds event ``seq`` with hash ``digest`` (detects a cut-off tail)."""
     row = db.execute("SELECT hash FROM events WHERE seq = ?", [seq]).fetchone()
     return row is not None and row[0] == digest
+
+
+def count_kind(db: Database, request_id: int, kind: str) -> int:
+    """How many events of ``kind`` the request has (e.g. how often its work met an unexpected error)."""
+    return int(
+        db.execute("SELECT count(*) FROM events WHERE request_id = ? AND kind = ?", [request_id, kind]).fetchone()[0]
+    )

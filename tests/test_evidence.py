@@ -71,6 +71,12 @@ def test_the_report_of_a_verified_request_matches_the_database_and_names_no_subj
     assert (len(data["batches"]), sum(b["state"] == "sent" for b in data["batches"])) == tuple(stored_batches)
     assert len(data["events"]) == db.execute("SELECT count(*) FROM events WHERE request_id = 1").fetchone()[0]
     assert [c["remaining"] for c in data["checks"] if c["state"] == "done"] == [0, 0]
+    trace_check = next(c for c in data["checks"] if c["state"] == "done" and c["target"] == "traces")
+    assert trace_check["query_api"] == world.bot.langsmith.query_api().value  # which API answered it
+    window = trace_check["window"]  # and the start times it looked at: all of the retention, to now
+    assert window["min_start_time"] <= utc_iso(clock.now() - timedelta(days=399))
+    assert trace_check["due_at"] <= window["max_start_time"] <= trace_check["finished_at"]
+    assert f"runs/query {trace_check['query_api']}" in text
     chain = events.verify_chain(db)
     assert data["chain"]["head"] == f"{chain.head_seq}:{chain.head_hash}" and data["chain"]["intact"]
     assert "# Evidence: PURGE-1" in text and "approved by Slack user U0BOB" in text

@@ -28,9 +28,10 @@ from bot.grammar import (
     Status,
     TracesRequest,
     Verify,
-    escape_filter_value,
     parse,
+    parse_pairs,
 )
+from bot.langsmith import metadata_filter
 
 NOW = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)
 ID1 = "0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f"
@@ -387,55 +388,42 @@ def test_backticks_and_control_characters_cannot_break_the_message() -> None:
     assert "`a'b\\u0001`" in message
 
 
-# --- escape_filter_value and help -------------------------------------------------------------
+# --- values the filter language cannot carry, and help --------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("value", "literal"),
+    ("text", "rule"),
     [
-        ("123", '"123"'),
-        ('say "hi"', '"say \\"hi\\""'),
-        ("C:\\temp", '"C:\\\\temp"'),
-        ('\\"', '"\\\\\\""'),
-        ("it's", '"it\'s"'),
-        ("Zoë 🙂", '"Zoë 🙂"'),
+        ('metadata path="C:\\temp" --reason x', "contains a backslash"),
+        ("metadata note=\u201cit's \"both\"\u201d --reason x", "contains both ' and \""),
+        ('examples a=\\ --reason x', "contains a backslash"),
     ],
 )
-def test_escape_filter_value(value: str, literal: str) -> None:
-    assert escape_filter_value(value) == literal
+def test_a_value_the_filter_language_cannot_carry_is_refused_at_parse_time(text: str, rule: str) -> None:
+    message = error(text)
+    assert rule in message and "cannot be searched for exactly" in message and "/purge traces" in message
 
 
-@pytest.mark.parametrize("value", ["a\nb", "a\rb", "tab\there", "nul\x00", "del\x7f", "ls\u2028", "\ud800"])
-def test_escape_filter_value_refuses_control_characters(value: str) -> None:
-    with pytest.raises(GrammarError, match="cannot be expressed safely in LangSmith's filter language"):
-        escape_filter_value(value)
+@pytest.mark.parametrize("value", ["it's", 'say "hi"', "Zoë 🙂", "a=b", "50% off"])
+def test_one_kind_of_quote_is_fine(value: str) -> None:
+    quote = "'" if '"' in value else '"'
+    command = ok(f"metadata k={quote}{value}{quote} --reason x")
+    assert isinstance(command, MetadataRequest) and command.pairs == (("k", value),)
 
 
-def read_literal(literal: str) -> str:
-    """Read a DSL string literal back the way a parser would: backslash takes the next character."""
-    assert literal[0] == literal[-1] == '"'
-    chars: list[str] = []
-    body, i = literal[1:-1], 0
-    while i < len(body):
-        assert body[i] != '"', "unescaped quote inside the literal"
-        i += body[i] == "\\"
-        chars.append(body[i])
-        i += 1
-    return "".join(chars)
+# Quotes of both kinds, backslashes, spaces and "=" in most examples, not once in a thousand.
+HOSTILE = st.text(alphabet="ab1\\\"' =é\u201c\u201d\n", min_size=1, max_size=12)
 
 
-@given(st.text())
+@given(st.one_of(HOSTILE, st.text(min_size=1, max_size=12)))
 @settings(database=None)
-def test_escape_filter_value_round_trips_or_refuses(value: str) -> None:
+def test_every_value_the_grammar_accepts_the_client_can_write(value: str) -> None:
+    """Nothing filed can fail later, in the previewer, where it would stop every other preview."""
     try:
-        literal = escape_filter_value(value)
+        pairs = parse_pairs(f"k={value}" if " " not in value else f'k="{value}"', kind="metadata")
     except GrammarError:
-        assert any(
-            ord(char) < 32 or 0x7F <= ord(char) < 0xA0 or 0xD800 <= ord(char) < 0xE000 or char in "\u2028\u2029"
-            for char in value
-        )
         return
-    assert read_literal(literal) == value
+    assert metadata_filter(list(pairs))
 
 
 def test_help_text_covers_the_contract() -> None:

@@ -17,13 +17,15 @@ def quote_filter_value(value: str) -> str:
     value is wrapped in whichever quote it does not contain; a value holding both quotes, a
     backslash or a control character cannot be written safely and raises ValueError.
     """
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in value) or "\\" in value:
-        raise ValueError("value contains a backslash or control character, which the filter language cannot carry")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        raise ValueError("contains a control character")
+    if "\\" in value:
+        raise ValueError("contains a backslash")
     if '"' not in value:
         return f'"{value}"'
     if "'" not in value:
         return f"'{value}'"
-    raise ValueError("value contains both quote characters, which the filter language cannot carry")
+    raise ValueError("contains both ' and \"")
 
 
 def metadata_filter(pairs: Pairs) -> str:
