@@ -137,7 +137,7 @@ class HomeTab:
                     [
                         r
                         for r in recent
-                        if approver and r.state == "awaiting_approval" and r.requester != user and r.preview_digest
+                        if approver and r.state == "awaiting_approval" and r.requester != user and r.preview_succeeded
                     ]
                 ),
                 in_flight=shown([r for r in recent if r.state in IN_FLIGHT]),

@@ -293,7 +293,7 @@ class Workflow:
                     from_states=sources(target, Actor.APPROVER),
                     to=target.value,
                     at=utc_iso(now),
-                    where="requester != ? AND preview_digest = ?",
+                    where=f"requester != ? AND preview_digest = ? AND {requests.PREVIEW_SUCCEEDED}",
                     params=[user, preview_digest],
                     decided_by=user,
                     decided_at=utc_iso(now),
@@ -338,6 +338,11 @@ class Workflow:
             return f"The preview of {request.label} is not ready yet; decide once it is posted."
         if preview_digest != request.preview_digest:
             return f"That button belongs to an older preview of {request.label}; use the buttons on its message."
+        if not request.preview_succeeded:
+            return (
+                f"The preview of {request.label} failed, so nobody can approve or reject it: it is cancelled by "
+                "its requester or expires. Nothing changed."
+            )
         if user == request.requester:
             if approve:
                 return f"You filed {request.label}, so you can't approve it: a second person must (two-person rule)."

@@ -54,6 +54,12 @@ class Request:
     def preview_data(self) -> dict[str, Any] | None:
         return json.loads(self.preview) if self.preview else None
 
+    @property
+    def preview_succeeded(self) -> bool:
+        """A preview is stored and is not the record of a failed one: only then can anyone decide."""
+        data = self.preview_data
+        return data is not None and "error" not in data
+
 
 _COLUMNS = [f.name for f in fields(Request)]
 
@@ -79,6 +85,10 @@ def find(db: Database, request_id: int) -> Request | None:
         return get(db, request_id)
     except NotFound:
         return None
+
+
+PREVIEW_SUCCEEDED = "preview IS NOT NULL AND json_extract(preview, '$.error') IS NULL"
+"""SQL for :attr:`Request.preview_succeeded`, for compare-and-set conditions."""
 
 
 def transition(

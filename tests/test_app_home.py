@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from e2e import file_traces, request_message, wait_state
+from e2e import file_traces, request_message, wait_ephemeral, wait_state
 
+from bot.messages import APPROVE_ACTION
 from bot.sandbox.slack_server import View, render_blocks
-from bot.sandbox.world import World
+from bot.sandbox.world import BOB, REQUESTS_CHANNEL, World
+from storage import requests
 
 
 def open_home(world: World, user: str) -> View:
@@ -73,4 +75,34 @@ def test_a_refusal_from_the_home_tab_is_shown_on_it(world: World) -> None:
         return current is not None and "already rejected" in render_blocks(current.view["blocks"])
 
     world.slack.wait_for(noticed, timeout=10)
+    assert world.langsmith.calls_to("runs/delete") == []
+
+
+def test_a_request_whose_preview_failed_offers_no_decision_and_a_click_with_its_digest_is_refused(
+    world: World,
+) -> None:
+    assert world.bot is not None
+    project = world.langsmith.add_project("prod-chat")
+    ids = world.langsmith.add_traces(project, 2)
+    world.langsmith.inject("runs/query", status=403, times=50, body={"detail": "Forbidden"})
+    file_traces(world, ids)
+
+    def preview_failed(_: object) -> bool:
+        found = requests.find(world.bot.store.db, 1) if world.bot else None
+        return found is not None and found.preview is not None
+
+    world.slack.wait_for(preview_failed, timeout=15)
+    failed = requests.get(world.bot.store.db, 1)
+    assert failed.preview_digest is not None and not failed.preview_succeeded
+    bob = render_blocks(open_home(world, "U0BOB").view["blocks"])
+    assert "Nothing awaits your approval" in bob and "[Approve]" not in bob
+
+    # The same values a button would carry, sent anyway (an old Home tab, a forged payload).
+    root = next(m for m in world.slack.messages(REQUESTS_CHANNEL) if not m.is_reply and "PURGE-1" in m.render())
+    world.delivery.click(
+        user_id=BOB, channel_id=REQUESTS_CHANNEL, message_ts=root.ts, action_id=APPROVE_ACTION,
+        value=f"1:{failed.preview_digest}",
+    )  # fmt: skip
+    wait_ephemeral(world, BOB, "The preview of PURGE-1 failed")
+    assert requests.get(world.bot.store.db, 1).state == "awaiting_approval"
     assert world.langsmith.calls_to("runs/delete") == []
