@@ -34,6 +34,7 @@ from bot.langsmith import (
     WaitNotice,
     Window,
 )
+from bot.lease import Lease, LeaseLost
 from bot.preview import search_again_since
 from bot.resolver import Resolver
 from bot.schedule import first_check_at
@@ -57,6 +58,7 @@ class _Sending:
     rejected: LangSmithRejected | None = None
     unavailable: LangSmithUnavailable | None = None
     halted: bool = False  # the process is stopping: batches were left pending for the next one
+    lost: bool = False  # another process took the request over: this one stops before its next call
     last_progress: float = 0.0
     waits: dict[int, WaitNotice] = field(default_factory=dict)  # batch id -> the wait its call is in
     wait_shown: bool = False  # the progress message currently shows a wait
@@ -107,9 +109,9 @@ class Executor:
         )
         if request is None:
             return False
-        return self._context.guarded(request, "the deletes", lambda: self._execute(request, now))
+        return self._context.guarded(request, "the deletes", lambda lease: self._execute(request, now, lease))
 
-    def _execute(self, request: Request, now: str) -> bool:
+    def _execute(self, request: Request, now: str, lease: Lease) -> bool:
         context = self._context
         if request.state == State.APPROVED:
             with context.store.write() as db:
@@ -129,7 +131,7 @@ class Executor:
         except LangSmithRejected as error:
             self._fail(request, error)
             return True
-        outcome = self._send_pending(request, initial=True)
+        outcome = self._send_pending(request, lease, initial=True)
         if outcome.rejected is not None:
             self._fail(request, outcome.rejected)
         elif outcome.unavailable is not None:
@@ -167,7 +169,7 @@ class Executor:
                     "after the preview; they are deleted too, as the approval covers.",
                 )
 
-    def _write_batches(self, request: Request) -> Iterator[batches.Batch]:
+    def _write_batches(self, request: Request, lease: Lease) -> Iterator[batches.Batch]:
         """Cut the approved set into calls — ≤1000 trace IDs per project, ≤1000 examples, and the metadata
         delete — yielding each once its row is stored, so the first deletes go out while the rest of a
         million items is still being cut. Nothing is sent that is not a row first."""
@@ -185,6 +187,7 @@ class Executor:
                 after = (container, chunk[-1][0])
                 digest = items_digest([row[1] for row in chunk])
                 with context.store.write() as db:
+                    lease.fence(db)  # only the holder cuts: two cutters would batch the same items twice
                     batch_id = batches.create(
                         db,
                         request_id=request.id,
@@ -225,7 +228,7 @@ class Executor:
             batches.EXAMPLES: items.batch_plan(db, request.id, items.EXAMPLE, BATCH_SIZE, per_container=False),
         }
 
-    def _send_pending(self, request: Request, *, initial: bool) -> _Sending:
+    def _send_pending(self, request: Request, lease: Lease, *, initial: bool) -> _Sending:
         """Send the pending batches — the first round (with progress) or re-sends — with up to
         PURGEBOT_DELETE_CONCURRENCY calls in flight."""
         context = self._context
@@ -249,6 +252,12 @@ class Executor:
 
             # The client is shared by every thread; the hook lives in this thread's context only.
             reporting = LangSmithClient.reporting_waits(waiting) if initial else nullcontext()
+            try:
+                lease.ensure()
+            except LeaseLost:
+                outcome.lost = True
+                stop.set()
+                return
             try:
                 with reporting:
                     receipt = self._call(request, batch)
@@ -280,29 +289,39 @@ class Executor:
                     _batch_event(
                         context.journal(db, now), request, batch, "batch_sent", status=receipt.status, response=answer
                     )
-                context.renew(db, request.id, now)
-            if initial:
+                try:
+                    lease.renew(db)
+                except LeaseLost:  # the call happened and is recorded; the next one is not ours to make
+                    outcome.lost = True
+                    stop.set()
+            if initial and not outcome.lost:
                 self._progress(request, outcome, force=cleared)
 
         # Batches written before (a restart) go first, then each new one as soon as it is stored. The
         # writer keeps only a few batches ahead of the calls, so it does not hold the database while
         # the senders wait to record LangSmith's answers.
-        queued = itertools.chain(pending, self._write_batches(request)) if initial else iter(pending)
+        queued = itertools.chain(pending, self._write_batches(request, lease)) if initial else iter(pending)
         if initial:  # counted beside the first calls: a million items take a while to count
             outcome.plan = self._pool.submit(self._plan, request)
         ahead = threading.BoundedSemaphore(2 * context.settings.purgebot_delete_concurrency)
         calls = []
-        while ahead.acquire() and (batch := next(queued, None)) is not None:
-            if stop.is_set():
-                break
-            if self._halting.is_set():
-                outcome.halted = True
-                break
-            call = self._pool.submit(send, batch)
-            call.add_done_callback(lambda _: ahead.release())
-            calls.append(call)
+        try:
+            while ahead.acquire() and (batch := next(queued, None)) is not None:
+                if stop.is_set():
+                    break
+                if self._halting.is_set():
+                    outcome.halted = True
+                    break
+                call = self._pool.submit(send, batch)
+                call.add_done_callback(lambda _: ahead.release())
+                calls.append(call)
+        except LeaseLost:
+            outcome.lost = True
+            stop.set()
         for call in calls:
             call.result()
+        if outcome.lost:
+            raise LeaseLost(f"{request.label} is held by another process")
         if initial and not outcome.halted:
             self._progress(request, outcome, final=True)
         return outcome
@@ -502,11 +521,11 @@ class Executor:
         )
         if request is None:
             return False
-        return self._context.guarded(request, "the re-sent deletes", lambda: self._resend(request))
+        return self._context.guarded(request, "the re-sent deletes", lambda lease: self._resend(request, lease))
 
-    def _resend(self, request: Request) -> bool:
+    def _resend(self, request: Request, lease: Lease) -> bool:
         context = self._context
-        outcome = self._send_pending(request, initial=False)
+        outcome = self._send_pending(request, lease, initial=False)
         if outcome.unavailable is not None:
             context.pause(request, outcome.unavailable, "the re-sent deletes")
             return True

@@ -19,6 +19,7 @@ from typing import Any
 from bot import messages
 from bot.clock import parse_utc, utc_iso
 from bot.langsmith import LangSmithRejected, LangSmithUnavailable
+from bot.lease import Lease
 from bot.resolver import Halted, Resolver
 from bot.tasks import ACTOR, TaskContext
 from storage import items, pairs, requests
@@ -50,15 +51,15 @@ class Previewer:
         )
         if request is None:
             return False
-        return self._context.guarded(request, "the preview", lambda: self._preview(request))
+        return self._context.guarded(request, "the preview", lambda lease: self._preview(request, lease))
 
-    def _preview(self, request: Request) -> bool:
+    def _preview(self, request: Request, lease: Lease) -> bool:
         unknown: list[str] = []
         try:
             if request.kind == "traces":
                 preview, unknown = self._trace_ids(request)
             else:
-                preview = self._subject(request)
+                preview = self._subject(request, lease)
         except LangSmithUnavailable as error:
             if not self._halting.is_set():
                 self._context.pause(request, error, "the preview")
@@ -72,7 +73,7 @@ class Previewer:
             return True
         except LangSmithRejected as error:
             preview = {"error": f"LangSmith refused the search ({error.status}: {messages.escape(error.message)})"}
-        self._store(request, preview, unknown)
+        self._store(request, preview, unknown, lease)
         return True
 
     def _trace_ids(self, request: Request) -> tuple[dict[str, Any], list[str]]:
@@ -99,7 +100,7 @@ class Previewer:
         }
         return preview, unknown
 
-    def _subject(self, request: Request) -> dict[str, Any]:
+    def _subject(self, request: Request, lease: Lease) -> dict[str, Any]:
         """Search the workspace for the pairs, streaming what is found into the request's items."""
         context = self._context
         with context.store.write() as db:
@@ -115,7 +116,7 @@ class Previewer:
                 last[0] = time.monotonic()
                 found = items.count(context.store.db, request.id, kind=items.TRACE)
                 with context.store.write() as db:
-                    context.renew(db, request.id, context.clock.now())
+                    lease.renew(db)
                     context.journal(db).refresh_request_message(
                         request.id, searching=f"searched {done:,} of {of:,} projects, {found:,} traces so far…"
                     )
@@ -141,10 +142,11 @@ class Previewer:
             "metadata_delete": request.kind == "metadata" and context.settings.purgebot_metadata_delete,
         }
 
-    def _store(self, request: Request, preview: dict[str, Any], unknown: list[str]) -> None:
+    def _store(self, request: Request, preview: dict[str, Any], unknown: list[str], lease: Lease) -> None:
         context = self._context
         now = context.clock.now()
         with context.store.write() as db:
+            lease.fence(db)
             items.mark(db, request.id, unknown, items.UNKNOWN)
             items.set_all(db, request.id, from_status=items.REQUESTED, to_status=items.INCLUDED)
             included = items.digest(db, request.id, items.INCLUDED)

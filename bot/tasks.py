@@ -19,6 +19,7 @@ from bot import messages
 from bot.clock import Clock, parse_utc, utc_iso
 from bot.journal import Journal
 from bot.langsmith import LangSmithClient, LangSmithUnavailable, Window, window_for
+from bot.lease import Lease, LeaseLost, holding
 from bot.settings import Settings
 from storage import events, items, requests
 from storage.db import Store
@@ -51,9 +52,6 @@ class TaskContext:
             return requests.claim(
                 db, where=where, params=params, owner=self.owner, now=utc_iso(now), expires=utc_iso(now + self.lease)
             )
-
-    def renew(self, db: Database, request_id: int, now: datetime) -> None:
-        requests.update(db, request_id, claim_expires=utc_iso(now + self.lease))
 
     def release(self, db: Database, request_id: int) -> None:
         requests.release(db, request_id, self.owner)
@@ -97,16 +95,24 @@ class TaskContext:
             self.release(db, request.id)
         self.on_change()
 
-    def guarded(self, request: Request, what: str, work: Callable[[], bool]) -> bool:
-        """Do one request's work; an error nobody planned for pauses that request, not the worker.
+    def guarded(self, request: Request, what: str, work: Callable[[Lease], bool]) -> bool:
+        """Do one claimed request's work while holding its lease (:mod:`bot.lease`); an error nobody
+        planned for pauses that request, not the worker.
 
         A worker serves requests oldest first, so a request whose work keeps failing would be
         claimed again at once, forever, and no later request would ever be served.  Instead it is
         paused with back-off (1 minute, doubling, at most an hour) and its thread says so; only the
-        error's type is shown or logged, since its text may carry a subject's value.
+        error's type is shown or logged, since its text may carry a subject's value.  A lost lease
+        is no error: another process holds the request now, so this one stops and touches nothing.
         """
         try:
-            return work()
+            with holding(
+                store=self.store, request_id=request.id, owner=self.owner, length=self.lease, clock=self.clock
+            ) as lease:
+                return work(lease)
+        except LeaseLost:
+            log.warning("stopped: another process holds the request", extra={"request": request.label, "during": what})
+            return True
         except Exception as error:  # the boundary where one request's fault must stop
             self._stumbled(request, error, what)
             return True

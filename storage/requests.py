@@ -147,6 +147,22 @@ def claim(db: Database, *, where: str, params: Iterable[Any], owner: str, now: s
     return get(db, row[0])
 
 
+def renew(db: Database, request_id: int, *, owner: str, expires: str) -> bool:
+    """Extend ``owner``'s claim; False when the claim is no longer theirs (another process took it)."""
+    return (
+        db.execute(
+            "UPDATE requests SET claim_expires = ? WHERE id = ? AND claim_owner = ?", [expires, request_id, owner]
+        ).rowcount
+        == 1
+    )
+
+
+def holds(db: Database, request_id: int, owner: str) -> bool:
+    """Whether ``owner`` still holds the request's claim (a fence before work only the holder may do)."""
+    row = db.execute("SELECT claim_owner FROM requests WHERE id = ?", [request_id]).fetchone()
+    return row is not None and row[0] == owner
+
+
 def release(db: Database, request_id: int, owner: str) -> None:
     db.execute(
         "UPDATE requests SET claim_owner = NULL, claim_expires = NULL WHERE id = ? AND claim_owner = ?",
