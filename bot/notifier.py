@@ -43,6 +43,11 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
     }
 )
+# Slack's answers that mean "not now": retried for as long as they last, with back-off.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "service_unavailable", "internal_error", "fatal_error", "request_timeout", "team_added_to_org"}
+)
+UNKNOWN_ERROR_ATTEMPTS = 5  # an error code in neither list is tried this often, then a dead end shown in status
 METADATA_EVENT = "purgebot_outbox"
 
 
@@ -69,19 +74,12 @@ class Notifier:
         self._last_post: dict[str, float] = {}
 
     def step(self) -> bool:
-        """Send what is due, keeping each request's messages in order; True when anything was attempted."""
-        blocked: set[int | None] = set()
-        attempted = False
-        for row in outbox.due(self._store.db, utc_iso(self._clock.now())):
-            if row.request_id in blocked:
-                continue
-            if outbox.earlier_pending(self._store.db, row):
-                blocked.add(row.request_id)
-                continue
-            attempted = True
-            if not self._send(row) and row.request_id is not None:
-                blocked.add(row.request_id)
-        return attempted
+        """Send the next due row of every request in turn (each request's messages stay in order);
+        True when anything was attempted."""
+        rows = outbox.due(self._store.db, utc_iso(self._clock.now()))
+        for row in rows:
+            self._send(row)
+        return bool(rows)
 
     def _send(self, row: OutboxRow) -> bool:
         """Try one row; True when it is settled (sent or permanently failed)."""
@@ -104,9 +102,12 @@ class Notifier:
                 retry_after = float(error.response.headers.get("Retry-After", "1") or 1)
                 self._retry(row, f"rate limited by Slack (retry after {retry_after:g}s)", delay=retry_after)
                 return False
-            if code in PERMANENT_ERRORS:
+            tries = row.attempts + 1  # ``row`` was read before this attempt was counted
+            unknown = status < 500 and code not in TRANSIENT_ERRORS
+            if code in PERMANENT_ERRORS or (unknown and tries >= UNKNOWN_ERROR_ATTEMPTS):
+                gave_up = "" if code in PERMANENT_ERRORS else f" {tries} times, an answer purgebot does not know"
                 with self._store.write() as db:
-                    outbox.fail(db, row.id, error=f"Slack said {code}")
+                    outbox.fail(db, row.id, error=f"Slack said {code or status}{gave_up}")
                 log.warning("outbox row failed permanently", extra={"outbox": row.id, "slack_error": code})
                 return True
             self._retry(row, f"Slack said {code or status}")

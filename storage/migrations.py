@@ -216,6 +216,12 @@ def m006_query_windows(db: Database) -> None:
     checks.add_column("escalated_at", str)
 
 
+@migrations()
+def m007_outbox_turns(db: Database) -> None:
+    """The outbox offers each request's oldest pending row in turn: found by request, state and id."""
+    db.table("outbox").create_index(["request_id", "state", "id"], index_name="idx_outbox_request_head")
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -89,27 +89,21 @@ def enqueue(
 
 
 def due(db: Database, now: str, limit: int = 50) -> list[OutboxRow]:
-    """Pending rows whose time has come, oldest first (per request, order is kept by the sender)."""
+    """The next row of each request whose time has come, the longest-waiting first.
+
+    Only a request's oldest pending row can go (its messages go out in order), so each request offers
+    one row, and a row that failed waits behind the others until its retry is due: one stuck request
+    never holds up the rest, however many rows it has queued.  Rows of no request stand alone.
+    """
     return [
         _row(r)
         for r in db.execute(
-            f"SELECT {_COLUMNS} FROM outbox WHERE state = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-            [PENDING, now, limit],
+            f"SELECT {_COLUMNS} FROM outbox AS o WHERE state = ? AND next_attempt_at <= ? AND (request_id IS NULL "
+            "OR id = (SELECT min(id) FROM outbox WHERE request_id = o.request_id AND state = ?)) "
+            "ORDER BY next_attempt_at, id LIMIT ?",
+            [PENDING, now, PENDING, limit],
         )
     ]
-
-
-def earlier_pending(db: Database, row: OutboxRow) -> bool:
-    """Whether an older row of the same request still waits (its messages must go out in order)."""
-    if row.request_id is None:
-        return False
-    return (
-        db.execute(
-            "SELECT 1 FROM outbox WHERE request_id = ? AND state = ? AND id < ? LIMIT 1",
-            [row.request_id, PENDING, row.id],
-        ).fetchone()
-        is not None
-    )
 
 
 def begin_attempt(db: Database, row_id: int) -> bool:

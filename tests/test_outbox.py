@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,26 @@ def test_a_notify_channel_the_bot_left_is_recorded_not_retried_and_shown_in_stat
     assert len(tries) == 1 and tries[0].error == "not_in_channel"
     status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
     assert "could not be delivered: Slack said not_in_channel" in status
+
+
+def test_an_error_slack_never_documented_is_tried_a_few_times_then_shown_in_status(
+    world: World, clock: SandboxClock
+) -> None:
+    assert world.people is not None and world.bot is not None
+    project = world.langsmith.add_project("prod-chat")
+    world.slack.inject("chat.postMessage", error="brand_new_error", times=50)
+    file_traces(world, world.langsmith.add_traces(project, 1))
+
+    def failed(_: object) -> bool:
+        assert world.bot is not None
+        clock.jump_to(clock.now() + timedelta(minutes=10))  # past each back-off
+        world.bot.wake()
+        return bool(outbox.failures(world.bot.store.db, 1))
+
+    world.slack.wait_for(failed, timeout=20)
+    (row, *_) = outbox.failures(world.bot.store.db, 1)
+    tries = [c for c in world.slack.calls("chat.postMessage") if f"'outbox_id': {row.id}}}" in str(c.params)]
+    assert len(tries) == 5 and all(c.error == "brand_new_error" for c in tries)
+    assert row.error == "Slack said brand_new_error 5 times, an answer purgebot does not know"
+    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    assert "could not be delivered: Slack said brand_new_error" in status
