@@ -309,3 +309,14 @@ def thread_note(text: str) -> Payload:
 def linked_note(text: str) -> Payload:
     """A notify-channel post; the notifier appends the link to the request's thread."""
     return {"text": text, "blocks": [_section(text)], "link_thread": True}
+
+
+def minimised_refusal(request: Request) -> str | None:
+    """Why a minimised request can no longer be checked; None while it holds its raw IDs."""
+    if request.minimised_at is None:
+        return None
+    return (
+        f"{request.label} was minimised on {request.minimised_at[:10]}: after the retention period its trace and "
+        "example IDs were replaced with keyed hashes, so LangSmith can no longer be asked about them. Its evidence "
+        f"report keeps every check made (`/purge report {request.label}`)."
+    )

@@ -94,6 +94,9 @@ class Verifier:
                 raise NothingToCheck(
                     f"{request.label} is {request.state}: there is nothing to check until its deletes were sent"
                 )
+            minimised = messages.minimised_refusal(request)
+            if minimised is not None:
+                raise NothingToCheck(minimised)
             check_id = checks.schedule(
                 db,
                 request_id=request_id,
@@ -115,6 +118,9 @@ class Verifier:
     def run(self, check: Check) -> CheckResult | None:
         """Look at every target of the check; None when LangSmith could not answer (retried later)."""
         request = requests.get(self._context.store.db, check.request_id)
+        if request.minimised_at is not None:  # its IDs are hashes now: no query could find them
+            self._drop_minimised(check, request)
+            return None
         try:
             findings = [self._looker.look(request, target) for target in self._targets(request, check)]
         except (LangSmithError, CannotVerify) as error:
@@ -125,6 +131,11 @@ class Verifier:
             self._retry_later(check, request, CannotVerify(f"an unexpected error ({type(error).__name__}) stopped it"))
             return None
         return self._record(check, request, findings)
+
+    def _drop_minimised(self, check: Check, request: Request) -> None:
+        with self._context.store.write() as db:
+            checks.drop(db, check.id)
+            self._context.journal(db).event(request.id, ACTOR, "check_dropped", check=check.id, reason="minimised")
 
     def _targets(self, request: Request, check: Check) -> list[str]:
         return [check.target] if check.target != checks.BOTH else _sent_kinds(request)

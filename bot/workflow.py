@@ -475,6 +475,9 @@ class Workflow:
                     f"{request.label} is {request.state.replace('_', ' ')}: there is nothing to check until "
                     "its deletes were sent."
                 )
+            minimised = messages.minimised_refusal(request)
+            if minimised is not None:
+                return Reply(minimised)
             checks.schedule(
                 db,
                 request_id=request_id,

@@ -144,6 +144,13 @@ def mark_escalated(db: Database, check_id: int, *, at: str) -> None:
     db.execute("UPDATE checks SET escalated_at = ? WHERE id = ?", [at, check_id])
 
 
+def drop(db: Database, check_id: int) -> None:
+    """Drop one check that can no longer run (its request was minimised)."""
+    db.execute(
+        "UPDATE checks SET state = ?, claim_owner = NULL, claim_expires = NULL WHERE id = ?", [DROPPED, check_id]
+    )
+
+
 def drop_pending(db: Database, request_id: int) -> int:
     """Drop the request's scheduled checks that have not run (the request is verified)."""
     return db.execute(

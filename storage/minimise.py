@@ -32,13 +32,32 @@ def due(db: Database, *, ended_states: list[str], ended_before: str) -> list[int
     ]
 
 
-def minimise(db: Database, request_id: int, hasher: Hasher, *, at: str) -> tuple[int, int]:
-    """Hash the request's item and pair values; returns (items, pairs) rewritten. Call in a write transaction."""
-    item_rows = db.execute("SELECT seq, value FROM items WHERE request_id = ?", [request_id]).fetchall()
-    for seq, value in item_rows:
-        db.execute("UPDATE items SET value = ? WHERE request_id = ? AND seq = ?", [hasher(value), request_id, seq])
+HASHED = "hmac-sha256:"  # how every keyed hash begins, so a value is never hashed twice
+
+
+def items_chunk(db: Database, request_id: int, hasher: Hasher, *, size: int) -> int:
+    """Hash up to ``size`` of the request's item values not yet hashed; returns how many.
+
+    Call in a write transaction, repeatedly, until it returns less than ``size``: each call is short.
+    """
+    rows = db.execute(
+        "SELECT seq, value FROM items WHERE request_id = ? AND value NOT LIKE ? ORDER BY seq LIMIT ?",
+        [request_id, HASHED + "%", size],
+    ).fetchall()
+    db.conn.executemany(
+        "UPDATE items SET value = ? WHERE request_id = ? AND seq = ?",
+        [(hasher(value), request_id, seq) for seq, value in rows],
+    )
+    return len(rows)
+
+
+def finish(db: Database, request_id: int, hasher: Hasher, *, at: str) -> int:
+    """Hash the rest — pair values, ID lists, pending Slack payloads — and mark the request minimised;
+    returns how many pairs. Call in a write transaction, after :func:`items_chunk` has hashed every item."""
     pair_rows = db.execute("SELECT seq, value FROM pairs WHERE request_id = ?", [request_id]).fetchall()
     for seq, value in pair_rows:
+        if value.startswith(HASHED):
+            continue
         db.execute("UPDATE pairs SET value = ? WHERE request_id = ? AND seq = ?", [hasher(value), request_id, seq])
     # A message still waiting after the whole retention period will not be sent any more either.
     db.execute(
@@ -49,7 +68,7 @@ def minimise(db: Database, request_id: int, hasher: Hasher, *, at: str) -> tuple
     batch_ids = [row[0] for row in db.execute("SELECT id FROM batches WHERE request_id = ?", [request_id])]
     _hash_lists(db, "batches", "id", "response", batch_ids, ID_LISTS, hasher)
     db.execute("UPDATE requests SET minimised_at = ? WHERE id = ?", [at, request_id])
-    return len(item_rows), len(pair_rows)
+    return len(pair_rows)
 
 
 def _hash_lists(

@@ -153,8 +153,9 @@ def file_at(context: TaskContext, *, due: str, state: str = "awaiting_approval",
 
 
 def posts(context: TaskContext) -> list[tuple[str | None, str]]:
-    rows = outbox.due(context.store.db, "9999")
-    return [(row.channel, row.payload.get("text", "")) for row in rows]
+    """Every message waiting to be sent (not only each request's next one)."""
+    rows = context.store.db.execute("SELECT channel, payload FROM outbox WHERE state = ? ORDER BY id", [outbox.PENDING])
+    return [(channel, json.loads(payload).get("text", "")) for channel, payload in rows]
 
 
 def deadlines(context: TaskContext) -> Deadlines:
