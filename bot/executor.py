@@ -351,7 +351,14 @@ class Executor:
                 db, batch.id, status_code=error.status, message=error.message, at=utc_iso(context.clock.now())
             )
             journal = context.journal(db)
-            _batch_event(journal, request, batch, "batch_refused", status=error.status, message=error.message)
+            _batch_event(
+                journal,
+                request,
+                batch,
+                "batch_refused",
+                status=error.status,
+                message_digest=journal.text(request.id, error.message),
+            )
             if not fatal:
                 journal.in_thread(
                     request.id,
@@ -491,7 +498,12 @@ class Executor:
             _, sent, _, size_sent = batches.counts(db, request.id, batches.TRACES)
             journal = context.journal(db, now)
             journal.event(
-                request.id, ACTOR, "failed", status=error.status, message=error.message, batches_accepted=sent
+                request.id,
+                ACTOR,
+                "failed",
+                status=error.status,
+                message_digest=journal.text(request.id, error.message),
+                batches_accepted=sent,
             )
             text = f":x: {request.label} *failed*: {reason}. Nothing more is sent for it."
             if sent:

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from bot import messages, report
 from bot.clock import utc_iso
-from storage import events, outbox, pairs, requests
+from storage import events, outbox, pairs, requests, texts
 from storage.requests import Request
 
 
@@ -35,6 +35,10 @@ class Journal:
 
     def event(self, request_id: int | None, actor: str, kind: str, /, **data: Any) -> events.Event:
         return events.append(self.db, request_id=request_id, actor=actor, kind=kind, data=data, at=self.stamp)
+
+    def text(self, request_id: int | None, words: str) -> str:
+        """Keep free text beside the chain (``storage.texts``) and return the digest an event carries."""
+        return texts.keep(self.db, request_id, words)
 
     def refresh_request_message(self, request_id: int, *, searching: str | None = None) -> Request:
         """Queue an edit of the root message so it shows the request as it now stands."""

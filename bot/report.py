@@ -22,6 +22,8 @@ from bot import messages
 from bot.clock import parse_utc, utc_iso
 from storage import batches, checks, events, items, requests
 
+MINIMISED = "(minimised after the retention period)"
+
 FORMAT_VERSION = 1
 ATTACHMENTS_NOTE = (
     "Hard-deleted examples read back with inputs, outputs and metadata empty. LangSmith deletes "
@@ -45,7 +47,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
             "state": request.state,
             "requested_by": request.requester,
             "channel": request.channel,
-            "reason": request.reason,
+            "reason": request.reason if request.minimised_at is None else MINIMISED,
             "ticket": request.ticket,
             "filed_at": request.created_at,
             "due_date": request.due_date,
@@ -53,7 +55,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
             "project_id": request.session_id,
             "examples_as_of": request.as_of,
             "submitted_at": request.submitted_at,
-            "failure": request.failure,
+            "failure": request.failure if request.minimised_at is None or not request.failure else MINIMISED,
         },
         "decision": None
         if approval is None

@@ -86,7 +86,9 @@ class TaskContext:
         with self.store.write() as db:
             requests.update(db, request.id, paused_until=utc_iso(until))
             journal = self.journal(db, now)
-            journal.event(request.id, ACTOR, "paused", until=utc_iso(until), reason=str(error))
+            journal.event(
+                request.id, ACTOR, "paused", until=utc_iso(until), reason_digest=journal.text(request.id, str(error))
+            )
             journal.in_thread(
                 request.id,
                 f":pause_button: LangSmith is not answering {what} of {request.label} ({messages.escape(str(error))}). "

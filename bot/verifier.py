@@ -153,7 +153,9 @@ class Verifier:
                 db, check.id, due_at=utc_iso(due), error=str(error), failing_since=utc_iso(failing_since)
             )
             journal = context.journal(db, now)
-            journal.event(request.id, ACTOR, "check_postponed", check=check.id, reason=str(error))
+            journal.event(
+                request.id, ACTOR, "check_postponed", check=check.id, reason_digest=journal.text(request.id, str(error))
+            )
             cannot = isinstance(error, ProjectNotVisible | CannotVerify)
             why = (
                 f"{request.label} cannot be verified yet: {messages.escape(str(error))}"

@@ -315,7 +315,7 @@ class Workflow:
                     user,
                     "decision_refused",
                     decision="approve" if approve else "reject",
-                    reason=refusal,
+                    reason_digest=journal.text(request_id if request else None, refusal),
                 )
         if refusal is not None:
             return Reply(refusal)

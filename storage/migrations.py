@@ -222,6 +222,14 @@ def m007_outbox_turns(db: Database) -> None:
     db.table("outbox").create_index(["request_id", "state", "id"], index_name="idx_outbox_request_head")
 
 
+@migrations()
+def m008_texts(db: Database) -> None:
+    """Free text (LangSmith's error messages, refusals) leaves the events for a table minimisation reaches;
+    events carry its digest."""
+    db.table("texts").create({"request_id": int, "digest": str, "text": str})
+    db.table("texts").create_index(["request_id", "digest"], unique=True, index_name="uq_texts")
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -1,8 +1,9 @@
 """Replacing a request's raw subject values with keyed hashes, in every table that holds them.
 
 The items (trace and example IDs), the searched pair values, the ID samples a preview showed,
-LangSmith's answers that name examples, and the Slack payloads already sent are rewritten; events
-never held raw values, so the chain is untouched and still verifies. Connections run with
+LangSmith's answers that name examples, the Slack payloads already sent, the free texts beside the
+events (``storage.texts``) and the request's reason are rewritten; events never held raw values or
+free text, only digests, so the chain is untouched and still verifies. Connections run with
 ``secure_delete`` so the old bytes do not linger in free pages.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from storage import outbox
+from storage import outbox, texts
 
 Hasher = Callable[[str], str]
 
@@ -67,7 +68,12 @@ def finish(db: Database, request_id: int, hasher: Hasher, *, at: str) -> int:
     _hash_lists(db, "requests", "id", "preview", [request_id], ID_LISTS, hasher)
     batch_ids = [row[0] for row in db.execute("SELECT id FROM batches WHERE request_id = ?", [request_id])]
     _hash_lists(db, "batches", "id", "response", batch_ids, ID_LISTS, hasher)
-    db.execute("UPDATE requests SET minimised_at = ? WHERE id = ?", [at, request_id])
+    texts.minimise(db, request_id, hasher)
+    reason, failure = db.execute("SELECT reason, failure FROM requests WHERE id = ?", [request_id]).fetchone()
+    db.execute(
+        "UPDATE requests SET minimised_at = ?, reason = ?, failure = ? WHERE id = ?",
+        [at, hasher(reason or ""), hasher(failure) if failure else None, request_id],
+    )
     return len(pair_rows)
 
 

@@ -16,7 +16,7 @@ from bot.minimiser import Minimiser, keyed_hash
 from bot.sandbox.world import REQUESTS_CHANNEL, World
 from bot.tasks import TaskContext
 from bot.verifier import NothingToCheck
-from storage import checks, events, items, minimise, requests
+from storage import checks, events, items, minimise, requests, texts
 from storage.db import Store
 
 
@@ -44,9 +44,15 @@ def test_a_failed_request_is_minimised_after_retention_and_a_check_of_it_is_refu
     world.people.bob.click(request_message(world), "Approve")
     wait_state(world, "failed")
 
+    db = world.bot.store.db
+    (failed,) = [e for e in events.for_request(db, 1) if e.kind == "failed"]
+    assert "Forbidden" not in str(failed.data)  # LangSmith's words live beside the chain, named by digest
+    assert texts.read(db, 1, failed.data["message_digest"]) == "Forbidden"
+
     clock.jump_to(clock.now() + timedelta(days=366))
     assert Minimiser(keyed_context(world, clock)).run() == 1
-    db = world.bot.store.db
+    assert texts.read(db, 1, failed.data["message_digest"]) == keyed_hash(b"s3cret-key", "Forbidden")
+    assert requests.get(db, 1).reason == keyed_hash(b"s3cret-key", "DSR-1042")
     assert not set(ids) & set(items.values(db, 1))
     assert requests.get(db, 1).minimised_at is not None
 

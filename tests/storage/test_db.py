@@ -21,7 +21,7 @@ import pytest
 from storage.db import StorageUnavailable, Store
 from storage.migrations import migrate
 
-TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions", "pairs"}
+TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions", "pairs", "texts"}
 MIGRATIONS_TABLE = "_sqlite_migrations"
 # <linux/prctl.h>, <linux/capability.h>
 PR_CAPBSET_DROP = 24
