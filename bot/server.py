@@ -3,7 +3,8 @@
 Bolt's own Starlette adapter calls ``dispatch`` on the event loop, which would make every request
 wait for the one before it; here ``dispatch`` runs in the thread pool, so acks stay fast under
 concurrency. Headers that Bolt's verifier would crash on (an empty timestamp gives a 500) are
-refused with the same 401 it gives for a bad signature.
+refused with the same 401 it gives for a bad signature, and a body over 1 MiB with 413 before it is
+read whole (the signature cannot be checked without the body, so its size is checked first).
 """
 
 from __future__ import annotations
@@ -21,12 +22,36 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 INVALID = {"error": "invalid request"}
+TOO_LARGE = {"error": "request body too large"}
 FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 1024 * 1024  # Slack's own payloads stay far below this; anything larger is refused unread
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, read only up to ``limit`` bytes: a declared or streamed excess raises before it is held."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_web_app(bolt: App) -> Starlette:
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await _body(request)
+        except _TooLarge:
+            return JSONResponse(TOO_LARGE, status_code=413)
         timestamp = request.headers.get("x-slack-request-timestamp", "").strip()
         if not timestamp.isdigit() or not request.headers.get("x-slack-signature"):
             return JSONResponse(INVALID, status_code=401)

@@ -215,3 +215,22 @@ def test_get_on_the_events_url_is_not_a_server_error(world: World) -> None:
     response = httpx.get(world.delivery.events_url, timeout=5)
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_body_over_a_mebibyte_is_413_before_it_is_read_and_does_nothing(world: World, declared: bool) -> None:
+    calls_before = len(world.slack.calls())
+    langsmith_before = [c for c in world.langsmith.calls if "/info" not in c.path]
+    filler = "x" * (1024 * 1024)
+    body = slash_body(f"traces prod-chat {filler} --reason x", trigger_id="555.big")
+    headers = world.delivery.signed_headers(body, timestamp=now())  # even a valid signature does not help
+    if declared:
+        response = httpx.post(world.delivery.events_url, content=body.encode(), headers=headers, timeout=10)
+    else:
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        response = httpx.post(world.delivery.events_url, content=iter([body.encode()]), headers=headers, timeout=10)
+    assert response.status_code == 413
+    assert len(world.slack.calls()) == calls_before
+    assert [c for c in world.langsmith.calls if "/info" not in c.path] == langsmith_before
+    small = slash_body("help", trigger_id="555.small")
+    assert world.delivery.post_raw(small, headers=world.delivery.signed_headers(small, timestamp=now())).status == 200
