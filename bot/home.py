@@ -20,6 +20,7 @@ from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, parse_utc
 from bot.deadlines import days_left, days_left_text
 from bot.settings import Settings
+from bot.visibility import Visibility
 from storage import outbox, requests
 from storage.db import Store
 from storage.requests import Request
@@ -113,6 +114,7 @@ class HomeTab:
         self._approvers = approvers
         self._clock = clock
         self._settings = settings
+        self._visibility = Visibility(slack, approvers)
 
     def view_for(self, user: str, *, notice: str | None = None) -> dict[str, Any]:
         now = self._clock.now()
@@ -140,8 +142,16 @@ class HomeTab:
                         if approver and r.state == "awaiting_approval" and r.requester != user and r.preview_succeeded
                     ]
                 ),
-                in_flight=shown([r for r in recent if r.state in IN_FLIGHT]),
-                verified=shown([r for r in recent if r.state == "verified" and parse_utc(r.updated_at) >= cutoff]),
+                in_flight=shown([r for r in recent if r.state in IN_FLIGHT and self._visibility.may_see(user, r)]),
+                verified=shown(
+                    [
+                        r
+                        for r in recent
+                        if r.state == "verified"
+                        and parse_utc(r.updated_at) >= cutoff
+                        and self._visibility.may_see(user, r)
+                    ]
+                ),
             ),
             notice=notice,
         )

@@ -28,6 +28,7 @@ from bot.journal import Journal
 from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
 from bot.states import CHECKABLE, FINAL, Actor, State, sources
+from bot.visibility import Visibility, not_yours
 from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
@@ -85,6 +86,7 @@ class Workflow:
         self._slack = slack
         self._langsmith = langsmith
         self._approvers = approvers
+        self._visibility = Visibility(slack, approvers)
         self._clock = clock
         self._settings = settings
         self._on_change = on_change
@@ -382,12 +384,16 @@ class Workflow:
 
     # -- questions ------------------------------------------------------------------------------
 
-    def status(self, request_id: int) -> Reply:
-        """Where a request stands; the first line is ``PURGE-n: <state>`` (a contract)."""
+    def status(self, request_id: int, user: str) -> Reply:
+        """Where a request stands; the first line is ``PURGE-n: <state>`` (a contract). The details only
+        for those who may see them (:mod:`bot.visibility`)."""
         with self._store.read_snapshot() as db:
             request = requests.find(db, request_id)
-            if request is None:
-                return Reply(f"PURGE-{request_id} does not exist.")
+        if request is None:
+            return Reply(f"PURGE-{request_id} does not exist.")
+        if not self._visibility.may_see(user, request):
+            return Reply(not_yours(request))
+        with self._store.read_snapshot() as db:
             progress = [
                 (noun, batches.counts(db, request_id, kind))
                 for noun, kind in (("trace ID", batches.TRACES), ("example", batches.EXAMPLES))
@@ -439,11 +445,14 @@ class Workflow:
         today = self._clock.now().astimezone(self._settings.purgebot_timezone).date()
         return f" · due {request.due_date} ({days_left_text(days_left(request, today))})"
 
-    def list_requests(self, state: str | None) -> Reply:
+    def list_requests(self, state: str | None, user: str) -> Reply:
+        """The latest requests the user may see (:mod:`bot.visibility`), up to 20."""
         with self._store.read_snapshot() as db:
-            found = requests.list_requests(db, states=[state] if state else None, limit=20)
+            latest = requests.list_requests(db, states=[state] if state else None, limit=200)
+        found = [r for r in latest if self._visibility.may_see(user, r)][:20]
         if not found:
-            return Reply(f"No requests{' in state ' + state if state else ''}.")
+            hidden = " you may see" if latest else ""
+            return Reply(f"No requests{hidden}{' in state ' + state if state else ''}.")
         lines = [
             f"*{r.label}* · {r.state} · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r)
             for r in found

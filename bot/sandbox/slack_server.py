@@ -28,7 +28,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -39,6 +39,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 JSON = dict[str, Any]
+_Item = TypeVar("_Item")
 
 log = logging.getLogger(__name__)
 
@@ -605,6 +606,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "files.getUploadURLExternal": self._files_get_upload_url,
@@ -1165,7 +1167,7 @@ class FakeSlack:
             }
         return out
 
-    def _page(self, items: list[Message], params: _Params, default_limit: int) -> tuple[list[Message], JSON]:
+    def _page(self, items: list[_Item], params: _Params, default_limit: int) -> tuple[list[_Item], JSON]:
         """Cursor pagination as Slack does it: ``has_more`` plus ``response_metadata.next_cursor``."""
         limit = max(1, min(params.number("limit", default_limit), 1000))
         cursor = params.text("cursor")
@@ -1397,6 +1399,15 @@ class FakeSlack:
                 "is_member": channel.bot_member,
             }
         }
+
+    def _conversations_members(self, params: _Params) -> JSON:
+        """Members of a channel, cursor-paged; a private channel only to a bot that is in it (as Slack)."""
+        channel = self._known_channel(params)
+        if channel.private and not channel.bot_member:
+            raise _ApiError("channel_not_found")
+        members = sorted(channel.members | ({self.bot_user_id} if channel.bot_member else set()))
+        page, paging = self._page(members, params, 100)
+        return {"members": page, **paging}
 
     def _conversations_replies(self, params: _Params) -> JSON:
         channel = self._member_channel(params)

@@ -62,9 +62,9 @@ def _dispatch(
         case grammar.Help():
             ack(text=grammar.HELP_TEXT)
         case grammar.Status(request_id=request_id):
-            ack(text=workflow.status(request_id).text)
+            ack(text=workflow.status(request_id, user).text)
         case grammar.ListRequests(state=state):
-            ack(text=workflow.list_requests(state).text)
+            ack(text=workflow.list_requests(state, user).text)
         case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
             provisional = filing_text(parsed)
             key = f"command:{command.get('trigger_id')}"
