@@ -28,6 +28,7 @@ SCOPES_OF_METHOD: dict[str, frozenset[str]] = {
     "chat.postEphemeral": frozenset({"chat:write"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),
     "conversations.info": frozenset({"channels:read", "groups:read"}),
+    "conversations.members": frozenset({"channels:read", "groups:read"}),
     "conversations.history": frozenset({"channels:history", "groups:history"}),
     "conversations.replies": frozenset({"channels:history", "groups:history"}),
     "chat.getPermalink": frozenset(),
