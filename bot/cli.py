@@ -12,19 +12,25 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot import logs
+from bot.langsmith.transport import RetryPolicy
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import PurgeBot, Tuning
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Compliance purges in LangSmith, from Slack.")
 audit_app = typer.Typer(no_args_is_help=True, help="Check the tamper-evident event log.")
 app.add_typer(audit_app, name="audit")
 
+# ``purgebot verify`` is a person waiting at a terminal: a short, said bound, not the server's three minutes.
+VERIFY_RETRY = RetryPolicy(attempts=4, timeout=20.0, wait_initial=1.0, wait_max=8.0)
 _REQUEST_ID = re.compile(r"^purge-([1-9][0-9]{0,17})$", re.IGNORECASE)
 
 
@@ -42,6 +48,30 @@ def _settings(command: str, *required: str) -> Settings:
     return settings
 
 
+def _existing_database(settings: Settings) -> Path:
+    """The file ``PURGEBOT_DB`` names, which must exist: a command that reads the record never creates
+    an empty one (it would answer "does not exist" about a request that is simply elsewhere)."""
+    path = settings.purgebot_db
+    if path.is_dir():
+        raise _fail(f"PURGEBOT_DB is {path}, a folder; it must name the database file")
+    if not path.exists():
+        raise _fail(f"no database at {path} (PURGEBOT_DB); nothing was created")
+    return path
+
+
+def _bot(settings: Settings, tuning: Tuning | None = None) -> PurgeBot:
+    """The bot's parts on ``PURGEBOT_DB``, or one line saying why the file cannot be used."""
+    from bot.app import PurgeBot
+    from storage.db import StorageError
+
+    if settings.purgebot_db.is_dir():
+        raise _fail(f"PURGEBOT_DB is {settings.purgebot_db}, a folder; it must name the database file")
+    try:
+        return PurgeBot(settings, tuning=tuning)
+    except StorageError as error:
+        raise _fail(f"{error} (PURGEBOT_DB)") from None
+
+
 def _request_number(text: str) -> int:
     match = _REQUEST_ID.match(text.strip())
     if not match:
@@ -57,7 +87,6 @@ def serve(
     ] = False,
 ) -> None:
     """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler."""
-    from bot.app import PurgeBot
     from bot.server import create_web_app
 
     logs.configure()
@@ -70,13 +99,21 @@ def serve(
         "PURGEBOT_APPROVERS",
         "PURGEBOT_NOTIFY_CHANNEL",
     )
-    bot = PurgeBot(settings)
+    bot = _bot(settings)
+    sdk_log = logging.getLogger("slack_sdk.web.base_client")
+    sdk_log.disabled = True  # an unreachable Slack is said below, once, without the SDK's own error line
     try:
         bolt = bot.bolt
+        problem = bot.check_notify_channel()
     except BoltError as error:
         bot.stop()
         raise _fail(f"Slack did not accept SLACK_BOT_TOKEN at {settings.slack_api_url} ({error})") from None
-    problem = bot.check_notify_channel()
+    except OSError as error:  # DNS failure, refused connection, timeout: urllib's errors are OSErrors
+        bot.stop()
+        reason = getattr(error, "reason", error)
+        raise _fail(f"Slack is unreachable at {settings.slack_api_url} ({reason})") from None
+    finally:
+        sdk_log.disabled = False
     log = logging.getLogger("purgebot")
     if problem:
         log.warning("cannot post to the notify channel: %s", problem)
@@ -127,14 +164,27 @@ def verify(request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-
     The outcome is stored and queued for Slack; the running bot posts it (one sender, so nothing is
     posted twice).
     """
-    from bot.app import PurgeBot
-    from bot.langsmith import LangSmithError
+    from bot.langsmith import LangSmithError, WaitNotice
     from bot.verifier import NothingToCheck
     from storage.db import NotFound, StorageError
 
     number = _request_number(request)
     settings = _settings("verify", "SLACK_BOT_TOKEN", "LANGSMITH_API_KEY")
-    bot = PurgeBot(settings)
+    _existing_database(settings)
+    logging.getLogger("stamina").setLevel(logging.ERROR)  # its retry lines would say less than ours
+
+    def waiting(notice: WaitNotice) -> None:
+        why = f"answered {notice.status}" if notice.status is not None else f"did not answer ({notice.reason})"
+        typer.echo(
+            f"purgebot: LangSmith {why}; trying again in {notice.seconds:.0f}s "
+            f"(attempt {notice.attempt + 1} of {notice.attempts})",
+            err=True,
+        )
+
+    from bot.app import Tuning
+
+    bot = _bot(settings, Tuning(retry=VERIFY_RETRY))
+    bot.langsmith.transport.on_wait = waiting
     try:
         result = bot.verifier.check_now(number, requested_by="purgebot-cli")
     except (NotFound, NothingToCheck, StorageError, LangSmithError) as error:
@@ -159,10 +209,8 @@ def report(
 
     number = _request_number(request)
     settings = _settings("report")
-    if not settings.purgebot_db.exists():
-        raise _fail(f"no database at {settings.purgebot_db}")
     try:
-        store = Store(settings.purgebot_db)
+        store = Store(_existing_database(settings))
         paths = evidence.write(store.db, number, out, now=SystemClock().now(), tz=settings.purgebot_timezone)
         store.close()
     except (NotFound, StorageError, OSError) as error:
@@ -183,10 +231,8 @@ def audit_verify(
     from storage.db import StorageError, Store
 
     settings = _settings("audit verify")
-    if not settings.purgebot_db.exists():
-        raise _fail(f"no database at {settings.purgebot_db}")
     try:
-        store = Store(settings.purgebot_db)
+        store = Store(_existing_database(settings))
         check = events.verify_chain(store.db)
         expected_ok = True
         if expect is not None:

@@ -332,3 +332,49 @@ def test_audit_help_lists_verify() -> None:
 
     assert result.returncode == 0
     assert "verify" in result.stdout
+
+
+# ----------------------------------------------------------------------------- an operator's mistakes: one line each
+
+
+@pytest.mark.parametrize("command", [("report", "PURGE-1"), ("audit", "verify"), ("verify", "PURGE-1")])
+def test_a_command_reading_the_record_never_creates_one_and_names_purgebot_db(
+    tmp_path: Path, command: tuple[str, str]
+) -> None:
+    missing = tmp_path / "elsewhere.db"
+    result = run(*command, env={**SERVE_ENV, "PURGEBOT_DB": str(missing)})
+    assert result.returncode == 1
+    assert one_line(result.stderr) == f"purgebot: no database at {missing} (PURGEBOT_DB); nothing was created"
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("command", [("serve",), ("verify", "PURGE-1"), ("report", "PURGE-1")])
+def test_purgebot_db_naming_a_folder_is_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
+    result = run(*command, env={**SERVE_ENV, "PURGEBOT_DB": str(tmp_path)})
+    assert result.returncode == 1
+    assert "a folder; it must name the database file" in one_line(result.stderr)
+
+
+def test_serve_with_purgebot_db_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    result = serve(PURGEBOT_DB=str(tmp_path / "gone" / "purgebot.db"))
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "cannot use the database" in line and "PURGEBOT_DB" in line and "Traceback" not in result.stdout
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/api/", "http://purgebot-no-such-host.invalid/api/"])
+def test_serve_with_slack_unreachable_is_one_line(tmp_path: Path, url: str) -> None:
+    result = serve(PURGEBOT_DB=str(tmp_path / "purgebot.db"), SLACK_API_URL=url)
+    assert result.returncode == 1
+    assert one_line(result.stderr).startswith(f"purgebot: Slack is unreachable at {url}")
+
+
+def test_verify_offline_says_what_it_waits_for_and_gives_up_within_its_bound(db: Path) -> None:
+    env = {**SERVE_ENV, "PURGEBOT_DB": str(db), "LANGSMITH_ENDPOINT": "http://127.0.0.1:9"}
+    result = run("verify", "PURGE-1", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "purgebot: LangSmith could not be reached; the check stays queued for the running bot"
+    waits = lines[:-1]
+    assert waits and all("LangSmith did not answer (ConnectError" in w and "trying again in" in w for w in waits)
+    assert "stamina" not in result.stderr and "Traceback" not in result.stderr
