@@ -98,7 +98,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "bot.sandbox.langsmith_server",
+                "bot.sandbox.langsmith",
                 "--port",
                 str(port),
                 "--api-key",
