@@ -11,12 +11,12 @@ from bot.sandbox.langsmith.service import DEFAULT_API_KEY, FakeLangSmith
 
 
 def _limit(text: str) -> tuple[int, float]:
-    """``CALLS/SECONDS`` (e.g. ``15/10``) as a rate-limit window."""
+    """``CALLS/SECONDS`` (e.g. ``10/10``) as a rate-limit window."""
     calls, _, seconds = text.partition("/")
     try:
         return int(calls), float(seconds)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected CALLS/SECONDS such as 15/10, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected CALLS/SECONDS such as 10/10, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--require-tenant", default=None)
     parser.add_argument("--no-metadata-delete", action="store_true")
     parser.add_argument("--seed-demo", action="store_true")
-    parser.add_argument("--query-limit", type=_limit, default=(15, 10.0), help="runs/query calls per window: 15/10")
+    parser.add_argument("--query-limit", type=_limit, default=(10, 10.0), help="v1 runs/query calls per window: 10/10")
     parser.add_argument("--default-limit", type=_limit, default=(1000, 10.0), help="other calls per window: 1000/10")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     args = parser.parse_args(argv)

@@ -32,7 +32,11 @@ class FakeLangSmith(Workspace):
     """In-memory LangSmith workspace behind the API: projects, runs, dataset examples, queued
     deletes, rate limits, injected faults and a record of every call.
 
-    ``query_limit``, ``default_limit`` and ``latency`` may be changed while it serves.
+    Rate limits are ``(calls, seconds)`` per API key in fixed windows (:mod:`.limits`):
+    ``query_limit`` for v1 ``runs/query`` (default 10 per 10 s, the reference's lower figure),
+    ``default_limit`` for every other call.  ``monotonic`` is the clock the windows follow (a test
+    passes its own to cross a window without sleeping).  ``query_limit``, ``default_limit`` and
+    ``latency`` may be changed while it serves.
     """
 
     def __init__(
@@ -41,7 +45,7 @@ class FakeLangSmith(Workspace):
         api_key: str = DEFAULT_API_KEY,
         require_tenant: str | None = None,
         metadata_delete_enabled: bool = True,
-        query_limit: tuple[int, float] = (15, 10.0),
+        query_limit: tuple[int, float] = (10, 10.0),
         default_limit: tuple[int, float] = (1000, 10.0),
         send_retry_after: bool = True,
         latency: float = 0.0,
@@ -141,7 +145,9 @@ class FakeLangSmith(Workspace):
             )
 
     def _rate_limit(self, family: Family, key: str, route: str) -> None:
-        """``runs/query`` has its own budget per key; everything else shares one."""
+        """``runs/query`` has its own budget per key; everything else shares one.  ``Retry-After`` is the
+        whole seconds to the window's end (≥ 1), unless ``send_retry_after`` is off (it is optional
+        at LangSmith: a client must cope without)."""
         bucket, limit = ("query", self.query_limit) if route == "runs/query" else ("default", self.default_limit)
         wait = self._windows.admit(key, bucket, limit)
         if wait is not None:

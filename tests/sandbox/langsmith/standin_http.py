@@ -38,3 +38,14 @@ def assert_fastapi_422(r: httpx.Response) -> list[dict[str, Any]]:
     for item in detail:
         assert {"loc", "msg", "type"} <= item.keys()
     return detail
+
+
+class Ticks:
+    """A monotonic clock a test moves by hand (``FakeLangSmith(monotonic=...)``), so rate windows
+    are crossed without sleeping and calls never straddle a window by accident."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
