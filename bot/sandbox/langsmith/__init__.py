@@ -14,6 +14,7 @@ Where things are:
 ``weekend``     which traces the weekend job's queued deletes take
 ``sessions``    ``GET sessions``, ``GET sessions/{id}``
 ``runs_v1``     ``POST runs/delete``, v1 ``POST runs/query``
+``backend``     backend modes (``clickhouse``, ``dual``, ``smithdb``): ``GET info``'s flags, 404/410
 ``search``      the run search both query APIs share (matching, order, cursor pages)
 ``filters``     the run filter language: :func:`parse_filter`, :func:`compile_filter`
 ``examples``    datasets, examples, the platform hard delete
@@ -33,6 +34,7 @@ Python SDK uses on cloud; platform under ``/v1/platform/<route>`` (cloud) and
 """
 
 from bot.sandbox.langsmith.app import PROXY_HEADER, RESET_HEADER, create_app
+from bot.sandbox.langsmith.backend import BACKENDS, Backend
 from bot.sandbox.langsmith.calls import Call
 from bot.sandbox.langsmith.cli import main
 from bot.sandbox.langsmith.faults import Fault
@@ -42,12 +44,14 @@ from bot.sandbox.langsmith.seeding import seed_demo
 from bot.sandbox.langsmith.service import DEFAULT_API_KEY, DEFAULT_TENANT_ID, FakeLangSmith
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_API_KEY",
     "DEFAULT_TENANT_ID",
     "MAX_DELETE_TRACE_IDS",
     "METADATA_DELETE_DISABLED",
     "PROXY_HEADER",
     "RESET_HEADER",
+    "Backend",
     "Call",
     "FakeLangSmith",
     "Fault",

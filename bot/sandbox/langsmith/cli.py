@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from bot.sandbox.langsmith.app import create_app
+from bot.sandbox.langsmith.backend import BACKENDS
 from bot.sandbox.langsmith.seeding import seed_demo
 from bot.sandbox.langsmith.service import DEFAULT_API_KEY, FakeLangSmith
 
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed-demo", action="store_true")
     parser.add_argument("--query-limit", type=_limit, default=(10, 10.0), help="v1 runs/query calls per window: 10/10")
     parser.add_argument("--default-limit", type=_limit, default=(1000, 10.0), help="other calls per window: 1000/10")
+    parser.add_argument("--backend", choices=BACKENDS, default="dual", help="query backend mode: dual")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     args = parser.parse_args(argv)
     state = FakeLangSmith(
@@ -41,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         query_limit=args.query_limit,
         default_limit=args.default_limit,
         latency=args.latency,
+        backend=args.backend,
     )
     if args.seed_demo:
         seeded = seed_demo(state)

@@ -1,7 +1,8 @@
 """``/_sandbox/...``: unauthenticated controls, so a test can drive a stand-in in another process.
 
 ``POST weekend``, ``POST inject``, ``POST inject_random``, ``POST clear_faults``, ``GET calls``,
-``POST seed``, ``GET status``.  A control body that makes no sense is a 400 naming the problem.
+``POST seed``, ``GET status``, ``POST backend`` (``{"backend": "smithdb"}``).  A control body
+that makes no sense is a 400 naming the problem.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def _clear_faults(state: FakeLangSmith, body: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _backend(state: FakeLangSmith, body: dict[str, Any]) -> dict[str, Any]:
+    state.backend = body["backend"]
+    return {"backend": state.backend}
+
+
 _CONTROLS: dict[tuple[str, str], Control] = {
     ("POST", "weekend"): lambda state, body: {"deleted": state.run_weekend()},
     ("POST", "inject"): _inject,
@@ -70,4 +76,5 @@ _CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "calls"): lambda state, body: {"calls": [dataclasses.asdict(c) for c in state.calls]},
     ("GET", "status"): lambda state, body: {"pending_deletes": state.pending_deletes(), "traces": state.trace_count()},
     ("POST", "seed"): seed_from_json,
+    ("POST", "backend"): _backend,
 }

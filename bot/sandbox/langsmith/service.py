@@ -2,7 +2,8 @@
 and which handler answers which route.  :class:`FakeLangSmith` is what tests hold.
 
 Order of checks for a call, as LangSmith's load balancer and API apply them: injected faults (in
-:mod:`~bot.sandbox.langsmith.app`), then ``GET info`` (no auth), auth, the rate limit, the route.
+:mod:`~bot.sandbox.langsmith.app`), then ``GET info`` (no auth), an API family the backend mode
+lacks (404), auth, a route the backend mode removed (410), the rate limit, the route.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from bot.sandbox.langsmith import examples, runs_v1, sessions
 from bot.sandbox.langsmith.answers import Answer, error_body
+from bot.sandbox.langsmith.backend import Backend, instance_flags, parse_backend, require_api, require_route
 from bot.sandbox.langsmith.calls import Call, CallLog
 from bot.sandbox.langsmith.faults import Fault, FaultBook
 from bot.sandbox.langsmith.limits import RateWindows
@@ -51,6 +53,7 @@ class FakeLangSmith(Workspace):
         latency: float = 0.0,
         now: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        backend: Backend = "dual",
     ) -> None:
         self.require_tenant = norm_uuid(require_tenant) if require_tenant else None
         super().__init__(
@@ -66,6 +69,17 @@ class FakeLangSmith(Workspace):
         self.faults = FaultBook()
         self.call_log = CallLog()
         self._windows = RateWindows(monotonic)
+        self.backend = backend
+
+    @property
+    def backend(self) -> Backend:
+        """The query backend (:mod:`.backend`): ``clickhouse``, ``dual`` or ``smithdb``; may be
+        changed while it serves, as a deployment migrates."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, mode: str) -> None:
+        self._backend = parse_backend(mode)
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -121,7 +135,9 @@ class FakeLangSmith(Workspace):
         try:
             if family == "v1" and route == "info" and method == "GET":
                 return 200, self._info(), {}
+            require_api(self.backend, family)
             self._authenticate(family, headers)
+            require_route(self.backend, family, route)
             self._rate_limit(family, headers.get("x-api-key", ""), route)
             with self.lock:
                 return self._route(family, method, route, query, raw_body)
@@ -169,7 +185,7 @@ class FakeLangSmith(Workspace):
     def _info(self) -> dict[str, Any]:
         return {
             "version": "sandbox",
-            "instance_flags": {"ch_query_enabled": True, "sdb_query_enabled": False},
+            "instance_flags": instance_flags(self.backend),
             "batch_ingest_config": {},
         }
 
