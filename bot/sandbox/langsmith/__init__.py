@@ -14,6 +14,7 @@ Where things are:
 ``weekend``     which traces the weekend job's queued deletes take
 ``sessions``    ``GET sessions``, ``GET sessions/{id}``
 ``runs_v1``     ``POST runs/delete``, v1 ``POST runs/query``
+``runs_v2``     v2 ``POST /api/v2/runs/query``: how the stand-in answers v2 queries
 ``backend``     backend modes (``clickhouse``, ``dual``, ``smithdb``): ``GET info``'s flags, 404/410
 ``search``      the run search both query APIs share (matching, order, cursor pages)
 ``filters``     the run filter language: :func:`parse_filter`, :func:`compile_filter`
@@ -29,8 +30,9 @@ Where things are:
 ==============  ===========================================================================
 
 Paths (recorded exactly as called): v1 under ``/api/v1/<route>`` and the bare ``/<route>`` the
-Python SDK uses on cloud; platform under ``/v1/platform/<route>`` (cloud) and
-``/api/v1/platform/<route>`` (self-hosted); controls under ``/_sandbox/``.
+Python SDK uses on cloud; v2 under ``/api/v2/<route>`` (the SDKs' form); platform under
+``/v1/platform/<route>`` (cloud) and ``/api/v1/platform/<route>`` (self-hosted); controls under
+``/_sandbox/``.
 """
 
 from bot.sandbox.langsmith.app import PROXY_HEADER, RESET_HEADER, create_app

@@ -32,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-metadata-delete", action="store_true")
     parser.add_argument("--seed-demo", action="store_true")
     parser.add_argument("--query-limit", type=_limit, default=(10, 10.0), help="v1 runs/query calls per window: 10/10")
+    parser.add_argument(
+        "--v2-query-limit", type=_limit, default=(300, 10.0), help="v2 runs/query calls per window: 300/10"
+    )
     parser.add_argument("--default-limit", type=_limit, default=(1000, 10.0), help="other calls per window: 1000/10")
     parser.add_argument("--backend", choices=BACKENDS, default="dual", help="query backend mode: dual")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
@@ -41,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         require_tenant=args.require_tenant,
         metadata_delete_enabled=not args.no_metadata_delete,
         query_limit=args.query_limit,
+        v2_query_limit=args.v2_query_limit,
         default_limit=args.default_limit,
         latency=args.latency,
         backend=args.backend,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.sandbox.langsmith import examples, runs_v1, sessions
+from bot.sandbox.langsmith import examples, runs_v1, runs_v2, sessions
 from bot.sandbox.langsmith.answers import Answer, error_body
 from bot.sandbox.langsmith.backend import Backend, instance_flags, parse_backend, require_api, require_route
 from bot.sandbox.langsmith.calls import Call, CallLog
@@ -36,9 +36,10 @@ class FakeLangSmith(Workspace):
 
     Rate limits are ``(calls, seconds)`` per API key in fixed windows (:mod:`.limits`):
     ``query_limit`` for v1 ``runs/query`` (default 10 per 10 s, the reference's lower figure),
-    ``default_limit`` for every other call.  ``monotonic`` is the clock the windows follow (a test
-    passes its own to cross a window without sleeping).  ``query_limit``, ``default_limit`` and
-    ``latency`` may be changed while it serves.
+    ``v2_query_limit`` for v2 ``runs/query`` (300 per 10 s) and ``default_limit`` for every other
+    call.  ``monotonic`` is the clock the windows follow (a test passes its own to cross a window
+    without sleeping); ``now`` is the wall clock (v2's default 24-hour window ends at ``now()``).
+    The limits, ``latency`` and ``backend`` may be changed while it serves.
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class FakeLangSmith(Workspace):
         require_tenant: str | None = None,
         metadata_delete_enabled: bool = True,
         query_limit: tuple[int, float] = (10, 10.0),
+        v2_query_limit: tuple[int, float] = (300, 10.0),
         default_limit: tuple[int, float] = (1000, 10.0),
         send_retry_after: bool = True,
         latency: float = 0.0,
@@ -63,6 +65,7 @@ class FakeLangSmith(Workspace):
         )
         self.api_key = api_key
         self.query_limit = query_limit
+        self.v2_query_limit = v2_query_limit
         self.default_limit = default_limit
         self.send_retry_after = send_retry_after
         self.latency = latency
@@ -152,19 +155,22 @@ class FakeLangSmith(Workspace):
                 body = {"error": "Unauthorized", "details": "invalid API key"}
             raise Answer(401, body)
         if self.require_tenant is not None and norm_uuid(headers.get("x-tenant-id")) != self.require_tenant:
-            raise Answer(
-                403,
-                {
-                    "error": "org_scoped_key_requires_workspace",
-                    "message": "This API key is org-scoped; send X-Tenant-Id for the workspace.",
-                },
-            )
+            body = {
+                "error": "org_scoped_key_requires_workspace",
+                "message": "This API key is org-scoped; send X-Tenant-Id for the workspace.",
+            }
+            if family == "v2":
+                body = error_body(family, 403, f"{body['error']}: {body['message']}")
+            raise Answer(403, body)
 
     def _rate_limit(self, family: Family, key: str, route: str) -> None:
-        """``runs/query`` has its own budget per key; everything else shares one.  ``Retry-After`` is the
-        whole seconds to the window's end (≥ 1), unless ``send_retry_after`` is off (it is optional
-        at LangSmith: a client must cope without)."""
-        bucket, limit = ("query", self.query_limit) if route == "runs/query" else ("default", self.default_limit)
+        """v1 and v2 ``runs/query`` each have their own budget per key; everything else shares one.
+
+        ``Retry-After`` is the whole seconds to the window's end (≥ 1), unless ``send_retry_after``
+        is off (it is optional at LangSmith: a client must cope without)."""
+        bucket, limit = "default", self.default_limit
+        if route == "runs/query":
+            bucket, limit = ("v2_query", self.v2_query_limit) if family == "v2" else ("query", self.query_limit)
         wait = self._windows.admit(key, bucket, limit)
         if wait is not None:
             headers = {"Retry-After": str(wait)} if self.send_retry_after else {}
@@ -224,6 +230,7 @@ ROUTES: tuple[Served, ...] = (
     Served("v1", "GET", "sessions/{}", 200, lambda ws, r: sessions.get_session(ws, r.args[0])),
     Served("v1", "POST", "runs/delete", 202, lambda ws, r: runs_v1.delete_runs(ws, r.body)),
     Served("v1", "POST", "runs/query", 200, lambda ws, r: runs_v1.query_runs(ws, r.body)),
+    Served("v2", "POST", "runs/query", 200, lambda ws, r: runs_v2.query_runs(ws, r.body)),
     Served("v1", "GET", "datasets", 200, lambda ws, r: examples.list_datasets(ws, r.query)),
     Served("v1", "GET", "datasets/{}/versions", 200, lambda ws, r: examples.dataset_versions(ws, r.args[0], r.query)),
     Served("v1", "GET", "examples", 200, lambda ws, r: examples.list_examples(ws, r.query)),

@@ -7,6 +7,7 @@ API family and route, in whichever layout the client used.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -63,3 +64,21 @@ def parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return aware(moment)
+
+
+_RFC3339 = re.compile(
+    r"(?P<base>\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_rfc3339(text: str) -> datetime | None:
+    """An RFC 3339 date-time (v2): the ``T``, seconds and a UTC offset are required; None otherwise."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        return None
+    fraction = f".{(m['fraction'] or '0')[:6]}"
+    offset = "+00:00" if m["offset"] in ("Z", "z") else m["offset"]
+    try:
+        return datetime.fromisoformat(m["base"].replace("t", "T") + fraction + offset)
+    except ValueError:  # a well-formed but impossible date, such as February 30th
+        return None

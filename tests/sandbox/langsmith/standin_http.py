@@ -49,3 +49,34 @@ class Ticks:
 
     def __call__(self) -> float:
         return self.now
+
+
+def v2_query(http: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    """One v2 ``POST /api/v2/runs/query``."""
+    return http.post("/api/v2/runs/query", json=body)
+
+
+def v2_items(http: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item v2 ``runs/query`` returns for ``body``, following ``next_cursor``."""
+    items: list[dict[str, Any]] = []
+    payload = dict(body)
+    while True:
+        r = v2_query(http, payload)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert set(page) == {"items", "next_cursor"}
+        items.extend(page["items"])
+        if page["next_cursor"] is None:
+            return items
+        payload["cursor"] = page["next_cursor"]
+
+
+def assert_v2_error(r: httpx.Response, status: int, code: str) -> str:
+    """The answer is a v2 error with this status and code; returns its message."""
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "code", "status"}, body
+    assert body["error"]["code"] == code and body["error"]["status"] == status
+    message = body["error"]["message"]
+    assert isinstance(message, str) and message
+    return message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from conftest import StartLangSmith
-from standin_http import query
+from standin_http import query, v2_items
 
 from bot.sandbox.langsmith import FakeLangSmith
 
@@ -40,6 +40,15 @@ def test_clickhouse_has_no_v2_api(start_langsmith: StartLangSmith) -> None:
     unauthenticated = httpx.post(str(http.base_url.join("/api/v2/runs/query")), json={"project_ids": [pid]})
     assert unauthenticated.status_code == 404  # an absent route, before any auth
     assert query(http, {"session": [pid]}).status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["dual", "smithdb"])
+def test_dual_and_smithdb_serve_v2(start_langsmith: StartLangSmith, mode: str) -> None:
+    fake, http = start_langsmith(backend=mode)
+    pid = fake.add_project("p")
+    tid = fake.add_trace(pid)
+    assert v2_items(http, {"project_ids": [pid]}) == [{"id": tid}]
+    assert (query(http, {"session": [pid]}).status_code == 200) is (mode == "dual")
 
 
 @pytest.mark.parametrize("path", ["/api/v1/runs/query", "/runs/query"])
@@ -80,6 +89,7 @@ def test_mode_changes_at_runtime_by_attribute_and_control(start_langsmith: Start
     assert bare.post("/_sandbox/backend", json={"backend": "clickhouse"}).json() == {"backend": "clickhouse"}
     assert fake.backend == "clickhouse"
     assert query(http, {"session": [pid]}).status_code == 200
+    assert http.post("/api/v2/runs/query", json={"project_ids": [pid]}).status_code == 404
     refused = bare.post("/_sandbox/backend", json={"backend": "postgres"})
     assert refused.status_code == 400 and "clickhouse, dual, smithdb" in refused.json()["detail"]
     assert fake.backend == "clickhouse"
