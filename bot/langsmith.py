@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
@@ -88,6 +88,7 @@ PAGE_SIZE = 100  # maximum limit of GET sessions / GET examples
 RETRY_AFTER_CAP = 60.0  # the Stainless clients ignore longer hints; so do we
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_PAGES = 100_000  # a guard against a server that hands back cursors forever
+LONGEST_RETENTION = timedelta(days=400)  # extended tier; no trace older than this is stored
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,8 +486,10 @@ class LangSmithClient:
     def delete_by_metadata(self, pairs: Mapping[str, str]) -> DeleteReceipt:
         """Queue LangSmith's workspace-wide, OR-matched delete by metadata.
 
-        Raises :class:`MetadataDeleteNotEnabled` when the workspace refuses it (403), so the
-        caller can note it and carry on with trace ids.
+        The newer spec takes traces from ``start_time`` onward and may require it, so it is sent:
+        now minus the longest retention, which reaches every trace still stored.  Raises
+        :class:`MetadataDeleteNotEnabled` when the workspace refuses it (403), so the caller can
+        note it and carry on with trace ids.
         """
         if not pairs:
             raise ValueError("at least one metadata pair is required")
@@ -494,7 +497,8 @@ class LangSmithClient:
             if not isinstance(key, str) or not isinstance(value, str):
                 raise ValueError("metadata keys and values must be strings")
         try:
-            return self._receipt("POST", self._v1("runs/delete"), {"metadata": dict(pairs)})
+            since = (datetime.now(UTC) - LONGEST_RETENTION).isoformat()
+            return self._receipt("POST", self._v1("runs/delete"), {"metadata": dict(pairs), "start_time": since})
         except LangSmithRejected as exc:
             if exc.status == 403 and "not enabled" in exc.message.lower():
                 raise MetadataDeleteNotEnabled(exc.status, exc.message, method=exc.method, path=exc.path) from None
