@@ -2,7 +2,9 @@
 
 ``runs/delete`` only queues (202); nothing goes until the job runs.  Trace-id deletes take the
 traces of the named project (ids of other projects are ignored); metadata deletes are
-workspace-wide and OR-matched: a trace goes if ANY of its runs carries ANY of the pairs.
+workspace-wide and OR-matched: a trace goes if ANY of its runs carries ANY of the pairs (values
+compared as JSON) and the trace started within the delete's time bounds.  The job sees the
+workspace as it is when it runs, so a matching trace ingested after the request goes too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ class TraceDelete:
 
 @dataclasses.dataclass(frozen=True)
 class MetadataDelete:
+    """Traces carrying any of ``pairs`` whose start (their root run's) is within ``[since, until]``."""
+
     pairs: tuple[tuple[str, Any], ...]
+    since: float
+    until: float | None
 
 
 QueuedDelete = TraceDelete | MetadataDelete
@@ -31,22 +37,27 @@ QueuedDelete = TraceDelete | MetadataDelete
 def doomed_traces(queue: Sequence[QueuedDelete], traces: dict[str, list[Run]]) -> set[str]:
     """The ids of the stored traces the queued deletes take."""
     doomed: set[str] = set()
-    pairs: list[tuple[str, Any]] = []
+    by_metadata = [item for item in queue if isinstance(item, MetadataDelete)]
     for item in queue:
         if isinstance(item, TraceDelete):
             for tid in item.trace_ids:
                 runs = traces.get(tid)
                 if runs and runs[0].session_id == item.session_id:
                     doomed.add(tid)
-        else:
-            pairs.extend(item.pairs)
-    if pairs:
+    if by_metadata:
         for tid, runs in traces.items():
-            if any(_carries(run, pairs) for run in runs):
+            if any(_takes(item, runs) for item in by_metadata):
                 doomed.add(tid)
     return doomed
 
 
-def _carries(run: Run, pairs: list[tuple[str, Any]]) -> bool:
+def _takes(item: MetadataDelete, runs: list[Run]) -> bool:
+    start = runs[0].ts
+    if start < item.since or (item.until is not None and start > item.until):
+        return False
+    return any(_carries(run, item.pairs) for run in runs)
+
+
+def _carries(run: Run, pairs: tuple[tuple[str, Any], ...]) -> bool:
     meta = run.metadata
     return meta is not None and any(k in meta and meta[k] == v for k, v in pairs)

@@ -100,7 +100,8 @@ def test_runs_as_its_own_process() -> None:
         assert status["traces"] == 45
         sessions = httpx.get(f"{url}/api/v1/sessions", params={"name": "support-bot"}, headers={"x-api-key": KEY})
         pid = sessions.json()[0]["id"]
-        r = httpx.post(f"{url}/api/v1/runs/delete", json={"metadata": {"user_id": "123"}}, headers={"x-api-key": KEY})
+        subject = {"metadata": {"user_id": "123"}, "start_time": "2000-01-01T00:00:00Z"}
+        r = httpx.post(f"{url}/api/v1/runs/delete", json=subject, headers={"x-api-key": KEY})
         assert r.status_code == 202
         assert httpx.post(f"{url}/_sandbox/weekend").json() == {"deleted": 5}
         left = httpx.post(

@@ -1,106 +1,15 @@
-"""v1 ``runs/delete`` and ``runs/query`` over real loopback HTTP: queued deletes, validation, cursor pages."""
+"""v1 ``POST runs/query`` over real loopback HTTP: strict validation, the filters given, cursor pages."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from conftest import StartLangSmith
 from standin_http import all_runs, assert_fastapi_422, query
 
 from bot.sandbox.langsmith import FakeLangSmith
-
-
-def test_delete_is_queued_even_for_unknown_ids_and_applied_only_at_the_weekend(
-    langsmith_http: tuple[FakeLangSmith, httpx.Client],
-) -> None:
-    fake, http = langsmith_http
-    pid = fake.add_project("prod")
-    keep, gone1, gone2 = fake.add_traces(pid, 3)
-    unknown = str(uuid.uuid4())
-    r = http.post("/api/v1/runs/delete", json={"session_id": pid, "trace_ids": [gone1, gone2.upper(), unknown]})
-    assert r.status_code == 202
-    assert r.json() == {"message": "Run deletes queued"}
-    assert fake.trace_exists(gone1) and fake.trace_exists(gone2)
-    assert fake.pending_deletes() == 1
-    assert fake.run_weekend() == 2
-    assert not fake.trace_exists(gone1) and not fake.trace_exists(gone2)
-    assert fake.trace_exists(keep)
-    assert fake.pending_deletes() == 0
-    assert {run["id"] for run in all_runs(http, {"session": [pid]})} == {keep}
-
-
-def test_trace_delete_only_touches_the_named_project(
-    langsmith_http: tuple[FakeLangSmith, httpx.Client],
-) -> None:
-    fake, http = langsmith_http
-    a, b = fake.add_project("a"), fake.add_project("b")
-    in_b = fake.add_trace(b)
-    r = http.post("/api/v1/runs/delete", json={"session_id": a, "trace_ids": [in_b]})
-    assert r.status_code == 202
-    assert fake.run_weekend() == 0
-    assert fake.trace_exists(in_b)
-
-
-def test_metadata_delete_is_workspace_wide_or_matched_and_takes_whole_traces(
-    langsmith_http: tuple[FakeLangSmith, httpx.Client],
-) -> None:
-    fake, http = langsmith_http
-    a, b = fake.add_project("a"), fake.add_project("b")
-    by_root = fake.add_trace(a, metadata={"user_id": "123"})
-    by_child = fake.add_trace(b, metadata={"env": "prod"}, child_metadata=[{"email": "x@y.z"}])
-    other = fake.add_trace(a, metadata={"user_id": "456"}, child_metadata=[{"email": "other@y.z"}])
-    r = http.post("/api/v1/runs/delete", json={"metadata": {"user_id": "123", "email": "x@y.z"}})
-    assert r.status_code == 202
-    assert fake.run_weekend() == 2
-    assert not fake.trace_exists(by_root) and not fake.trace_exists(by_child)
-    assert fake.trace_exists(other)
-    assert all_runs(http, {"session": [b]}) == []  # the child run went with its trace
-
-
-def test_metadata_delete_refused_when_not_enabled(start_langsmith: StartLangSmith) -> None:
-    fake, http = start_langsmith(metadata_delete_enabled=False)
-    pid = fake.add_project("p")
-    tid = fake.add_trace(pid, metadata={"user_id": "1"})
-    r = http.post("/api/v1/runs/delete", json={"metadata": {"user_id": "1"}})
-    assert r.status_code == 403
-    assert "bulk run deletes are not enabled" in r.json()["detail"]
-    assert fake.pending_deletes() == 0
-    r = http.post("/api/v1/runs/delete", json={"session_id": pid, "trace_ids": [tid]})
-    assert r.status_code == 202
-
-
-@pytest.mark.parametrize(
-    ("body", "loc"),
-    [
-        ({"session_id": "S", "trace_ids": ["T"] * 1001}, ["body", "trace_ids"]),
-        ({"session_id": "S", "trace_ids": ["not-a-uuid"]}, ["body", "trace_ids", 0]),
-        ({"session_id": "nope", "trace_ids": ["T"]}, ["body", "session_id"]),
-        ({"trace_ids": ["T"]}, ["body", "session_id"]),
-        ({"metadata": {"user_id": 123}}, ["body", "metadata", "user_id"]),
-        ({}, ["body"]),
-    ],
-)
-def test_delete_validation_is_a_fastapi_422(
-    langsmith_http: tuple[FakeLangSmith, httpx.Client], body: dict[str, Any], loc: list[Any]
-) -> None:
-    fake, http = langsmith_http
-    sid, tid = str(uuid.uuid4()), str(uuid.uuid4())
-    text = json.dumps(body).replace('"S"', json.dumps(sid)).replace('"T"', json.dumps(tid))
-    r = http.post("/api/v1/runs/delete", content=text, headers={"Content-Type": "application/json"})
-    detail = assert_fastapi_422(r)
-    assert detail[0]["loc"] == loc
-    assert fake.pending_deletes() == 0
-
-
-def test_exactly_1000_ids_are_accepted(langsmith_http: tuple[FakeLangSmith, httpx.Client]) -> None:
-    _, http = langsmith_http
-    ids = [str(uuid.uuid4()) for _ in range(1000)]
-    r = http.post("/api/v1/runs/delete", json={"session_id": str(uuid.uuid4()), "trace_ids": ids})
-    assert r.status_code == 202
 
 
 @pytest.mark.parametrize("path", ["/api/v1/runs/delete", "/api/v1/runs/query"])
@@ -179,3 +88,51 @@ def test_bulk_seeding_is_cheap_and_id_lookups_do_not_scan(
     assert fake.trace_count(pid) == 20_000
     runs = all_runs(http, {"session": [pid], "id": ids[10_000:10_100], "select": ["id"]})
     assert {r["id"] for r in runs} == set(ids[10_000:10_100])
+
+
+@pytest.mark.parametrize(
+    ("extra", "loc", "type_"),
+    [
+        ({"project_ids": ["S"]}, ["body", "project_ids"], "extra_forbidden"),
+        ({"sessions": ["S"]}, ["body", "sessions"], "extra_forbidden"),
+        ({"page_size": 10}, ["body", "page_size"], "extra_forbidden"),
+        ({"end_time": "2026-01-01T00:00:00Z"}, ["body", "end_time"], "not_implemented"),
+        ({"error": False}, ["body", "error"], "not_implemented"),
+        ({"select": ["id", "inputs"]}, ["body", "select", 1], "enum"),
+        ({"select": ["ID"]}, ["body", "select", 0], "enum"),
+        ({"select": "id"}, ["body", "select"], "list_type"),
+        ({"run_type": "agent"}, ["body", "run_type"], "enum"),
+    ],
+)
+def test_unknown_fields_and_selects_are_refused(
+    langsmith_http: tuple[FakeLangSmith, httpx.Client], extra: dict[str, Any], loc: list[Any], type_: str
+) -> None:
+    fake, http = langsmith_http
+    pid = fake.add_project("p")
+    filled = {k: ([pid] if v == ["S"] else v) for k, v in extra.items()}
+    [problem] = assert_fastapi_422(query(http, {"session": [pid], **filled}))
+    assert problem["loc"] == loc and problem["type"] == type_
+
+
+def test_every_field_the_bot_sends_is_served(langsmith_http: tuple[FakeLangSmith, httpx.Client]) -> None:
+    """The bodies ``bot.langsmith`` builds (and the other served fields) pass the strict check."""
+    fake, http = langsmith_http
+    pid = fake.add_project("p")
+    tid = fake.add_trace(pid, metadata={"user_id": "123"})
+    body = {
+        "session": [pid],
+        "is_root": True,
+        "tree_filter": 'and(eq(metadata_key, "user_id"), eq(metadata_value, "123"))',
+        "filter": 'eq(metadata_key, "user_id")',
+        "trace_filter": 'eq(name, "agent")',
+        "select": ["id", "trace_id", "start_time", "session_id"],
+        "start_time": "2000-01-01T00:00:00+00:00",
+        "trace": tid,
+        "run_type": "chain",
+        "order": "desc",
+        "limit": 100,
+    }
+    runs = all_runs(http, body)
+    assert [(r["id"], r["session_id"]) for r in runs] == [(tid, pid)]
+    by_id = all_runs(http, {"session": [pid], "id": [tid], "select": ["id", "trace_id", "session_id"], "limit": 100})
+    assert [r["id"] for r in by_id] == [tid]
