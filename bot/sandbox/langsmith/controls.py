@@ -1,8 +1,8 @@
 """``/_sandbox/...``: unauthenticated controls, so a test can drive a stand-in in another process.
 
 ``POST weekend``, ``POST inject``, ``POST inject_random``, ``POST clear_faults``, ``GET calls``,
-``POST seed``, ``GET status``, ``POST backend`` (``{"backend": "smithdb"}``).  A control body
-that makes no sense is a 400 naming the problem.
+``POST seed``, ``GET status``, ``POST backend`` (``{"backend": "smithdb"}``), ``POST hide_project``
+(``{"project_id": ...}``).  A control body that makes no sense is a 400 naming the problem.
 """
 
 from __future__ import annotations
@@ -63,6 +63,11 @@ def _clear_faults(state: FakeLangSmith, body: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _hide_project(state: FakeLangSmith, body: dict[str, Any]) -> dict[str, Any]:
+    state.hide_project(body["project_id"])
+    return {"ok": True}
+
+
 def _backend(state: FakeLangSmith, body: dict[str, Any]) -> dict[str, Any]:
     state.backend = body["backend"]
     return {"backend": state.backend}
@@ -77,4 +82,5 @@ _CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "status"): lambda state, body: {"pending_deletes": state.pending_deletes(), "traces": state.trace_count()},
     ("POST", "seed"): seed_from_json,
     ("POST", "backend"): _backend,
+    ("POST", "hide_project"): _hide_project,
 }

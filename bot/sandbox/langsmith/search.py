@@ -4,8 +4,9 @@ v1 and v2 differ in how a request is spelled, what it defaults to and how an ans
 turns its body into a :class:`RunSearch` and lets :func:`find_page` do the rest.  Every given
 constraint applies (AND); v1's rule that ``id`` overrides the other filters is v1's to apply.
 
-Pages follow a key cursor (start time desc, then id), so inserts while a client pages neither
-repeat a run nor skip one that was there before; a run inserted behind the cursor shows up.
+Runs of a project the key cannot see are never found.  Pages follow a key cursor (start time
+desc, then id), so inserts while a client pages neither repeat a run nor skip one that was there
+before; a run inserted behind the cursor shows up.
 """
 
 from __future__ import annotations
@@ -76,10 +77,8 @@ def _candidates(ws: Workspace, search: RunSearch) -> list[Run]:
         return sorted((ws.runs[i] for i in set(search.ids) if i in ws.runs), key=run_key)
     if search.trace_id is not None:
         return sorted(ws.traces.get(search.trace_id, ()), key=run_key)
-    if search.sessions is None:
-        pool = list(ws.sessions.values())
-    else:
-        pool = [ws.sessions[s] for s in dict.fromkeys(search.sessions) if s in ws.sessions]
+    wanted = ws.sessions if search.sessions is None else dict.fromkeys(search.sessions)
+    pool = [session for sid in wanted if (session := ws.visible(sid)) is not None]
     if len(pool) == 1:
         return pool[0].sorted_runs()
     return sorted((r for s in pool for r in s.runs), key=run_key)
@@ -87,6 +86,9 @@ def _candidates(ws: Workspace, search: RunSearch) -> list[Run]:
 
 def _checks(ws: Workspace, search: RunSearch) -> list[Callable[[Run], bool]]:
     checks: list[Callable[[Run], bool]] = []
+    if ws.hidden and (search.ids is not None or search.trace_id is not None):
+        hidden = frozenset(ws.hidden)
+        checks.append(lambda r: r.session_id not in hidden)
     if search.sessions is not None and (search.ids is not None or search.trace_id is not None):
         wanted = set(search.sessions)
         checks.append(lambda r: r.session_id in wanted)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.sandbox.langsmith.state import Workspace
+from bot.sandbox.langsmith.wire import parse_time
 
 
 def seed_demo(state: Workspace) -> dict[str, Any]:
@@ -33,8 +35,11 @@ def seed_demo(state: Workspace) -> dict[str, Any]:
 
 
 def seed_from_json(state: Workspace, body: dict[str, Any]) -> dict[str, Any]:
-    """``{"project": name, "traces": n, "metadata": {...}, "child_metadata": [...]}`` and/or
-    ``{"dataset": name, "examples": [{"inputs":..., "outputs":..., "metadata":...}]}``."""
+    """``{"project": name, "traces": n, "metadata": {...}, "child_metadata": [...], "start_time": iso}``
+    and/or ``{"dataset": name, "examples": [{"inputs":..., "outputs":..., "metadata":...}]}``.
+
+    ``start_time`` (default now) may be days or months ago: traces seeded after others with an old
+    start are traces ingested late."""
     out: dict[str, Any] = {}
     if "project" in body:
         try:
@@ -47,6 +52,7 @@ def seed_from_json(state: Workspace, body: dict[str, Any]) -> dict[str, Any]:
             int(body.get("traces", 0)),
             metadata=body.get("metadata"),
             child_metadata=body.get("child_metadata"),
+            start_time=_start_time(body.get("start_time")),
         )
     if "dataset" in body:
         did = state.add_dataset(body["dataset"])
@@ -56,3 +62,12 @@ def seed_from_json(state: Workspace, body: dict[str, Any]) -> dict[str, Any]:
             for ex in body.get("examples", [])
         ]
     return out
+
+
+def _start_time(raw: object) -> datetime | None:
+    if raw is None:
+        return None
+    moment = parse_time(raw) if isinstance(raw, str) else None
+    if moment is None:
+        raise ValueError(f"start_time must be an ISO 8601 time, not {raw!r}")
+    return moment

@@ -1,4 +1,7 @@
-"""``GET sessions`` and ``GET sessions/{id}``: projects by name, name fragment or id (reference §5)."""
+"""``GET sessions`` and ``GET sessions/{id}``: projects by name, name fragment or id (reference §5).
+
+A project the key cannot see (:meth:`Workspace.hide_project`) is neither listed nor found.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ def list_sessions(ws: Workspace, query: Any) -> list[dict[str, Any]]:
     found = [
         s
         for s in ws.sessions.values()
-        if (name is None or s.name == name)
+        if s.id not in ws.hidden
+        and (name is None or s.name == name)
         and (contains is None or contains.lower() in s.name.lower())
         and (not ids or s.id in ids)
     ]
@@ -31,7 +35,7 @@ def get_session(ws: Workspace, raw_id: str) -> dict[str, Any]:
     sid = norm_uuid(raw_id)
     if sid is None:
         raise invalid(["path", "session_id"], "Input should be a valid UUID", "uuid_parsing", raw_id)
-    session = ws.sessions.get(sid)
+    session = ws.visible(sid)
     if session is None:
         raise Answer(404, {"detail": "Not found"})
     return _session_json(ws, session)

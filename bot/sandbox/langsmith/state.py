@@ -38,6 +38,7 @@ class Workspace:
         self.datasets: dict[str, str] = {}
         self.examples: dict[str, Example] = {}
         self.queue: list[QueuedDelete] = []
+        self.hidden: set[str] = set()  # projects the API key can no longer see
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(projects={len(self.sessions)}, traces={len(self.traces)})"
@@ -144,6 +145,18 @@ class Workspace:
             session.runs.append(run)
         session.dirty = True
         self.traces[tid] = runs
+
+    def hide_project(self, project_id: str) -> None:
+        """The key loses sight of the project (a permission change, say): it is not listed,
+        ``GET sessions/{id}`` is a 404, queries find none of its runs (v2: no error either) and the
+        weekend job deletes none of its traces.  The data stays: a client that reads "nothing
+        found" as "nothing there" is wrong here, and a test can show it."""
+        with self.lock:
+            self.hidden.add(self._session(project_id).id)
+
+    def visible(self, session_id: str) -> Session | None:
+        """The project if the key can see it."""
+        return None if session_id in self.hidden else self.sessions.get(session_id)
 
     def _session(self, project_id: str) -> Session:
         sid = norm_uuid(project_id)
@@ -256,7 +269,7 @@ class Workspace:
     def run_weekend(self) -> int:
         """Apply every queued delete, as LangSmith's weekend job does; return traces deleted."""
         with self.lock:
-            doomed = doomed_traces(self.queue, self.traces)
+            doomed = doomed_traces(self.queue, self.traces, self.hidden)
             self.queue.clear()
             touched: set[str] = set()
             for tid in doomed:

@@ -34,8 +34,8 @@ class MetadataDelete:
 QueuedDelete = TraceDelete | MetadataDelete
 
 
-def doomed_traces(queue: Sequence[QueuedDelete], traces: dict[str, list[Run]]) -> set[str]:
-    """The ids of the stored traces the queued deletes take."""
+def doomed_traces(queue: Sequence[QueuedDelete], traces: dict[str, list[Run]], hidden: set[str]) -> set[str]:
+    """The ids of the stored traces the queued deletes take; none in a project the key cannot see."""
     doomed: set[str] = set()
     by_metadata = [item for item in queue if isinstance(item, MetadataDelete)]
     for item in queue:
@@ -48,7 +48,7 @@ def doomed_traces(queue: Sequence[QueuedDelete], traces: dict[str, list[Run]]) -
         for tid, runs in traces.items():
             if any(_takes(item, runs) for item in by_metadata):
                 doomed.add(tid)
-    return doomed
+    return {tid for tid in doomed if traces[tid][0].session_id not in hidden}
 
 
 def _takes(item: MetadataDelete, runs: list[Run]) -> bool:

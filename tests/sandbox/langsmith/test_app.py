@@ -77,12 +77,16 @@ def test_sandbox_controls_over_http(langsmith_http: tuple[FakeLangSmith, httpx.C
 
 
 def test_runs_as_its_own_process() -> None:
-    """``python -m bot.sandbox.langsmith`` serves a stand-in other processes can drive."""
+    """``python -m bot.sandbox.langsmith`` serves a stand-in other processes can drive, with the
+    backend mode and v2 query limit given on its command line."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.sandbox.langsmith", "--port", str(port), "--seed-demo"],
+        [
+            *(sys.executable, "-m", "bot.sandbox.langsmith", "--port", str(port), "--seed-demo"),
+            *("--backend", "smithdb", "--v2-query-limit", "1/600"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -104,10 +108,14 @@ def test_runs_as_its_own_process() -> None:
         r = httpx.post(f"{url}/api/v1/runs/delete", json=subject, headers={"x-api-key": KEY})
         assert r.status_code == 202
         assert httpx.post(f"{url}/_sandbox/weekend").json() == {"deleted": 5}
-        left = httpx.post(
-            f"{url}/api/v1/runs/query", json={"session": [pid], "is_root": True}, headers={"x-api-key": KEY}
-        )
-        assert len(left.json()["runs"]) == 40
+        query = {"project_ids": [pid], "is_root": True, "page_size": 1000}
+        left = httpx.post(f"{url}/api/v2/runs/query", json=query, headers={"x-api-key": KEY})
+        assert len(left.json()["items"]) == 40
+        again = httpx.post(f"{url}/api/v2/runs/query", json=query, headers={"x-api-key": KEY})
+        assert again.status_code == 429  # --v2-query-limit 1/600
+        v1 = httpx.post(f"{url}/api/v1/runs/query", json={"session": [pid]}, headers={"x-api-key": KEY})
+        assert v1.status_code == 410  # --backend smithdb
+        assert httpx.get(f"{url}/api/v1/info").json()["instance_flags"]["ch_query_enabled"] is False
     finally:
         proc.terminate()
         proc.wait(10)
