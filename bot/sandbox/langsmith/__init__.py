@@ -8,9 +8,9 @@ handler concerned says so.
 
 Where things are:
 
-==============  ===========================================================================
+==============  ====================================================================================
 ``service``     :class:`FakeLangSmith`: auth, rate limits, and ``ROUTES``, the table of every route
-``state``       the workspace's data: projects, runs, examples, seeding, the delete queue
+``state``       the workspace's data: projects, runs, examples, seeding, hidden projects
 ``weekend``     which traces the weekend job's queued deletes take
 ``sessions``    ``GET sessions``, ``GET sessions/{id}``
 ``runs_v1``     ``POST runs/delete``, v1 ``POST runs/query``
@@ -26,8 +26,8 @@ Where things are:
 ``app``         the ASGI app (:func:`create_app`)
 ``controls``    ``/_sandbox/...`` test controls
 ``seeding``     :func:`seed_demo`, and ``POST /_sandbox/seed``
-``cli``         ``python -m bot.sandbox.langsmith --port N [--seed-demo]``
-==============  ===========================================================================
+``cli``         ``python -m bot.sandbox.langsmith --port N [--seed-demo] [--backend MODE] ...``
+==============  ====================================================================================
 
 Paths (recorded exactly as called): v1 under ``/api/v1/<route>`` and the bare ``/<route>`` the
 Python SDK uses on cloud; v2 under ``/api/v2/<route>`` (the SDKs' form); platform under

@@ -1,4 +1,4 @@
-"""``python -m bot.sandbox.langsmith --port N [--seed-demo]``: see :mod:`bot.sandbox.langsmith.cli`."""
+"""``python -m bot.sandbox.langsmith --port N [--seed-demo] [--backend MODE]``: see :mod:`.cli`."""
 
 from bot.sandbox.langsmith.cli import main
 
