@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.langsmith_server import FakeLangSmith
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.slack_server import Message
 from bot.sandbox.world import LANGSMITH_KEY, REQUESTS_CHANNEL, World, running_world

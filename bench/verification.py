@@ -32,7 +32,7 @@ from pathlib import Path
 
 from scenario import SUBJECT, approve, file_and_preview, seed, server, state, wait_for, workspace
 
-from bot.sandbox.langsmith_server import FakeLangSmith
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess
 from storage import items
 from storage.db import Store

@@ -7,12 +7,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.app import Tuning
 from bot.clock import SandboxClock
 from bot.langsmith import RetryPolicy
+from bot.sandbox.langsmith import DEFAULT_API_KEY, FakeLangSmith, create_app
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.serving import serve
 from bot.sandbox.world import World, running_world
@@ -67,6 +69,34 @@ def servers() -> Iterator[Callable[[int], tuple[Slot, str]]]:
             return pool[n]
 
         yield get
+
+
+StartLangSmith = Callable[..., tuple[FakeLangSmith, httpx.Client]]
+
+
+@pytest.fixture
+def start_langsmith(servers: Callable[[int], tuple[Slot, str]]) -> Iterator[StartLangSmith]:
+    """Start LangSmith stand-ins built with the given options, each on one of this module's servers;
+    each comes with an httpx client sending the stand-in's default API key."""
+    with ExitStack() as stack:
+        used = 0
+
+        def start(**options: Any) -> tuple[FakeLangSmith, httpx.Client]:
+            nonlocal used
+            fake = FakeLangSmith(**options)
+            slot, url = servers(used)
+            used += 1
+            slot.app = create_app(fake)
+            client = stack.enter_context(httpx.Client(base_url=url, headers={"X-API-Key": DEFAULT_API_KEY}, timeout=10))
+            return fake, client
+
+        yield start
+
+
+@pytest.fixture
+def langsmith_http(start_langsmith: StartLangSmith) -> tuple[FakeLangSmith, httpx.Client]:
+    """A LangSmith stand-in whose v1 query limit is out of the way (the limit tests start their own)."""
+    return start_langsmith(query_limit=(10_000, 10.0))
 
 
 @pytest.fixture

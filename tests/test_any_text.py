@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.clock import SandboxClock
-from bot.sandbox.langsmith_server import FakeLangSmith
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.slack_user import Delivered, SlackUser
 from bot.sandbox.world import (
     ALICE,

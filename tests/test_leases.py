@@ -22,7 +22,7 @@ from test_two_processes import request_message, state, wait_until
 
 from bot.clock import SystemClock, utc_iso
 from bot.lease import Lease, LeaseLost
-from bot.sandbox.langsmith_server import FakeLangSmith
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.world import LANGSMITH_KEY, REQUESTS_CHANNEL, World, running_world
 from storage import batches, items, requests

@@ -12,7 +12,7 @@ from conftest import FAST
 from e2e import jump_to_next_check, request_message, state, wait_state, wait_thread
 
 from bot.clock import SandboxClock
-from bot.sandbox.langsmith_server import FakeLangSmith
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
 from storage import batches, checks, events, items
 

@@ -25,7 +25,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.clock import utc_iso
-from bot.sandbox.langsmith_server import FakeLangSmith
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess
 from bot.sandbox.slack_server import Message
 from bot.sandbox.world import (

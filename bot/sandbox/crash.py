@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import parse_utc, utc_iso
-from bot.sandbox.langsmith_server import Call, FakeLangSmith
+from bot.sandbox.langsmith import Call, FakeLangSmith
 from bot.sandbox.process import ServeProcess, ServeProcessError
 from bot.sandbox.slack_server import Message
 from bot.sandbox.world import (

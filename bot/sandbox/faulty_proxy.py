@@ -7,7 +7,7 @@ client's connection with ``SO_LINGER 0``, which sends a TCP RST.  The client has
 request and sees its read fail (httpx ``ReadError``: connection reset by peer), exactly as when
 a load balancer or the network drops a connection.
 
-The stand-in decides which calls are reset (:class:`bot.sandbox.langsmith_server.Fault`), so the
+The stand-in decides which calls are reset (:class:`bot.sandbox.langsmith.Fault`), so the
 seeded choice lives in one place and works whether the stand-in runs in this process or another.
 When a client hangs up while its call is still in flight (a read timeout), the relay closes the
 upstream connection too, so the stand-in sees the disconnect.
@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from bot.sandbox.langsmith_server import PROXY_HEADER, RESET_HEADER
+from bot.sandbox.langsmith import PROXY_HEADER, RESET_HEADER
 
 __all__ = ["FaultyProxy", "proxying"]
 

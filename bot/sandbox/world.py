@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.app import PurgeBot, Tuning
 from bot.clock import Clock, SandboxClock
-from bot.sandbox.langsmith_server import FakeLangSmith
-from bot.sandbox.langsmith_server import create_app as langsmith_app
+from bot.sandbox.langsmith import FakeLangSmith
+from bot.sandbox.langsmith import create_app as langsmith_app
 from bot.sandbox.serving import serve
 from bot.sandbox.slack_server import FakeSlack
 from bot.sandbox.slack_server import create_app as slack_app

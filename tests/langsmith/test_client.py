@@ -30,7 +30,7 @@ from bot.langsmith import (
     metadata_filter,
     quote_filter_value,
 )
-from bot.sandbox.langsmith_server import FakeLangSmith, compile_filter, create_app, parse_filter
+from bot.sandbox.langsmith import FakeLangSmith, compile_filter, create_app, parse_filter
 from bot.sandbox.serving import serve
 
 KEY = "lsv2_pt_0123456789abcdef_client_test"
@@ -263,7 +263,7 @@ def test_existing_traces_checks_2500_ids_in_pages_of_100(
     pid = fake.add_project("p")
     present = fake.add_traces(pid, 2000, child_metadata=[{"step": "1"}])
     elsewhere = fake.add_trace(fake.add_project("other"))
-    child_ids = [r["id"] for r in fake._query_runs(json.dumps({"trace": present[0]}).encode())["runs"]]
+    child_ids = fake.trace_runs(present[0])
     unknown = [str(uuid.uuid4()) for _ in range(498)]
     asked = [*present, *unknown, elsewhere, *[c for c in child_ids if c != present[0]]]
     assert len(asked) == 2500

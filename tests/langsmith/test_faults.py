@@ -28,7 +28,7 @@ from bot.app import Tuning
 from bot.clock import SandboxClock, parse_utc
 from bot.langsmith import LangSmithClient, LangSmithUnavailable, RetryPolicy, WaitNotice
 from bot.sandbox.faulty_proxy import FaultyProxy, proxying
-from bot.sandbox.langsmith_server import FakeLangSmith, Fault, create_app
+from bot.sandbox.langsmith import FakeLangSmith, Fault, create_app
 from bot.sandbox.serving import serve
 from bot.sandbox.slack_server import Message
 from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
