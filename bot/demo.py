@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from bot import report
 from bot.app import Tuning
 from bot.clock import SandboxClock, parse_utc
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.slack_server import Event, FakeSlack, Message
-from bot.sandbox.world import NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
+from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
 from storage import checks, events
 
 NAMES = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0DAVE": "dave", "U0PURGEBOT": "purgebot"}
@@ -88,6 +89,9 @@ def run_demo(out: TextIO) -> int:
             Path(folder) / "purgebot.db",
             clock=clock,
             tuning=Tuning(check_interval=0.5, worker_idle=0.2, progress_interval=0.5),
+            # SmithDB only, as GCP US cloud is today: v1 run queries answer 410, v2 looks at the last
+            # 24 hours unless told a window, and the traces below are three days old.
+            langsmith=FakeLangSmith(api_key=LANGSMITH_KEY, backend="smithdb"),
         ) as world,
     ):
         world.slack.subscribe(transcript.on_event)
@@ -107,12 +111,19 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
     assert world.people is not None and world.bot is not None
     alice, bob, carol = world.people.alice, world.people.bob, world.people.carol
     project = world.langsmith.add_project("prod-chat")
-    trace_ids = world.langsmith.add_traces(project, KNOWN_TRACES, metadata={"user_id": "123"})
+    three_days_ago = clock.now() - timedelta(days=3)
+    trace_ids = world.langsmith.add_traces(
+        project, KNOWN_TRACES, metadata={"user_id": "123"}, start_time=three_days_ago
+    )
     world.langsmith.add_traces(project, 200)
     transcript.say("purgebot demo: a LangSmith purge from request to proof, against local stand-ins.")
     transcript.say(
         f"LangSmith holds project prod-chat with {KNOWN_TRACES + 200} traces; {KNOWN_TRACES} belong "
-        "to user 123, who asked to be forgotten (DSR-1042)."
+        "to user 123, who asked to be forgotten (DSR-1042). They are three days old."
+    )
+    transcript.say(
+        "The workspace is SmithDB-only, as GCP US cloud is today: purgebot reads /info, queries v2, and states a "
+        "window that reaches back past the traces (v2 alone would look at the last 24 hours)."
     )
     transcript.say("Approvers: @bob and the @privacy-approvers group. Compliance channel: #compliance.")
 

@@ -158,7 +158,8 @@ def test_2500_ids_go_out_as_three_batches_with_the_resolved_session(world: World
     file_traces(world, ids)
     root = request_message(world)
     assert "LangSmith knows 1,000 of a random sample of 1,000 of the 2,500 IDs" in root.render()
-    assert len(world.langsmith.calls_to("runs/query")) == 10
+    (asked,) = world.langsmith.calls_to("runs/query")  # one v2 query of 1,000 IDs (v1 took ten of 100)
+    assert asked.path == "/api/v2/runs/query" and len(asked.body["ids"]) == 1000
 
     world.people.bob.click(root, "Approve")
     wait_state(world, "submitted")

@@ -198,7 +198,7 @@ def test_an_examples_purge_reaches_earlier_versions_and_is_verified_when_they_re
 
 
 def test_a_rate_limited_search_still_finishes(tmp_path: Path, clock: SandboxClock) -> None:
-    langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, query_limit=(4, 1.0))
+    langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, query_limit=(4, 1.0), v2_query_limit=(4, 1.0))
     with running_world(tmp_path / "purgebot.db", clock=clock, tuning=FAST, langsmith=langsmith) as world:
         assert world.people is not None
         for n in range(12):

@@ -130,8 +130,11 @@ def test_a_check_that_gets_no_answer_backs_off_and_is_escalated_once_after_a_day
     assert waits[0] < waits[2] <= retry_delay(100)  # it backs off, up to a ceiling
     assert state(world) == "submitted"
     wait_thread(world, root, "got no answer from LangSmith")
-    escalations = [m for m in world.slack.messages(NOTIFY_CHANNEL) if "retried until it gets an answer" in m.text]
-    assert len(escalations) == 1
+    def escalations() -> list[str]:
+        return [m.text for m in world.slack.messages(NOTIFY_CHANNEL) if "retried until it gets an answer" in m.text]
+
+    world.slack.wait_for(lambda _: bool(escalations()), timeout=15)
+    assert len(escalations()) == 1
     assert not [m for m in world.slack.messages(NOTIFY_CHANNEL) if "verified" in m.text]
 
 

@@ -2,7 +2,7 @@
 
 - ``client``: :class:`LangSmithClient`, one workspace's projects, deletes, examples and run lookups;
 - ``runs_v2`` / ``runs_v1``: run queries on v2 (SmithDB, ``/api/v2/runs/query``) and v1 (removed
-  from cloud on 31 Jan 2027);
+  from cloud on 31 Jan 2027), on the route ``runs_route`` gives them;
 - ``query_api``: which of the two serves a workspace, and switching when one answers 404/410;
 - ``window``: the start-time window every query states (v2 looks at the last 24 hours otherwise);
 - ``transport``: one call, paced, retried, its errors mapped; ``ratelimit``: the limiters;

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from bot.langsmith.errors import LangSmithRejected, QueryApiGone, UnexpectedResponse
+from bot.langsmith.errors import UnexpectedResponse
 from bot.langsmith.filters import Pairs, metadata_filter
 from bot.langsmith.pages import cursor_pages
-from bot.langsmith.ratelimit import RateLimiter
-from bot.langsmith.transport import Transport
+from bot.langsmith.runs_route import RunQueryRoute
 from bot.langsmith.values import distinct_uuids, normalize_uuid
 from bot.langsmith.window import FoundRun, Window, found_run, is_root_among
 
@@ -23,16 +22,11 @@ PAGE_SIZE = 100  # v1's maximum ``limit``, so also the most IDs one query can as
 _SELECT = ["id", "trace_id", "session_id", "start_time"]
 
 
-class RunsV1:
+class RunsV1(RunQueryRoute):
     """v1 run queries of one workspace."""
 
-    api = "v1"
+    gone_statuses = frozenset({404, 410})
     page_size = PAGE_SIZE
-
-    def __init__(self, transport: Transport, root: str, limiter: RateLimiter) -> None:
-        self._transport = transport
-        self._url = f"{root}/runs/query"
-        self._limiter = limiter
 
     def find_traces(self, project_id: str, pairs: Pairs, window: Window) -> Iterator[list[FoundRun]]:
         """Pages of root runs of traces in which any run carries any pair, started in the window
@@ -68,14 +62,6 @@ class RunsV1:
 
     def pages(self, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         return cursor_pages(self._post, body, _read_page, what="v1 runs/query")
-
-    def _post(self, body: dict[str, Any]) -> Any:
-        try:
-            return self._transport.post_json(self._url, body, limiter=self._limiter)
-        except LangSmithRejected as exc:
-            if exc.status in (404, 410):
-                raise QueryApiGone(exc.status, exc.message, method=exc.method, path=exc.path) from None
-            raise
 
 
 def _read_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:

@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from bot.langsmith.errors import LangSmithRejected, QueryApiGone, UnexpectedResponse
+from bot.langsmith.errors import UnexpectedResponse
 from bot.langsmith.filters import Pairs, metadata_filter
 from bot.langsmith.pages import cursor_pages
-from bot.langsmith.ratelimit import RateLimiter
-from bot.langsmith.transport import Transport
+from bot.langsmith.runs_route import RunQueryRoute
 from bot.langsmith.values import distinct_uuids, normalize_uuid
 from bot.langsmith.window import FoundRun, Window, found_run, is_root_among
 
@@ -30,16 +29,11 @@ PAGE_SIZE = 1000  # v2's maximum ``page_size``, so also the most IDs one query a
 _SELECTS = ["ID", "TRACE_ID", "PROJECT_ID", "START_TIME"]
 
 
-class RunsV2:
+class RunsV2(RunQueryRoute):
     """v2 run queries of one workspace."""
 
-    api = "v2"
+    gone_statuses = frozenset({404})
     page_size = PAGE_SIZE
-
-    def __init__(self, transport: Transport, root: str, limiter: RateLimiter) -> None:
-        self._transport = transport
-        self._url = f"{root}/runs/query"
-        self._limiter = limiter
 
     def find_traces(self, project_id: str, pairs: Pairs, window: Window) -> Iterator[list[FoundRun]]:
         """Pages of root runs of traces in which any run carries any pair (``tree_filter`` reaches
@@ -81,14 +75,6 @@ class RunsV2:
         if "min_start_time" not in body or "max_start_time" not in body:
             raise ValueError("a v2 run query must state its window: v2 defaults to the last 24 hours")
         return cursor_pages(self._post, body, _read_page, what="v2 runs/query")
-
-    def _post(self, body: dict[str, Any]) -> Any:
-        try:
-            return self._transport.post_json(self._url, body, limiter=self._limiter)
-        except LangSmithRejected as exc:
-            if exc.status == 404:
-                raise QueryApiGone(exc.status, exc.message, method=exc.method, path=exc.path) from None
-            raise
 
 
 def _read_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:

@@ -72,8 +72,12 @@ def clock() -> SandboxClock:
 
 
 def start(stack: ExitStack, tmp_path: Path, clock: SandboxClock, *, tuning: Tuning = TUNING, **settings: Any) -> Faulty:
-    """The stand-ins, the faulty proxy in front of LangSmith's, and purgebot talking through it."""
-    fake = FakeLangSmith(api_key=LANGSMITH_KEY, query_limit=LOOSE)
+    """The stand-ins, the faulty proxy in front of LangSmith's, and purgebot talking through it.
+
+    The workspace serves v1 queries (ClickHouse): 100 IDs a query makes enough queries for the seeded
+    faults to meet every kind; v2's 1,000 a query would make a handful. Both share one transport.
+    """
+    fake = FakeLangSmith(api_key=LANGSMITH_KEY, query_limit=LOOSE, backend="clickhouse")
     world = stack.enter_context(
         running_world(
             tmp_path / "purgebot.db",
