@@ -319,7 +319,12 @@ def run_purgebot(
     started = time.monotonic()
     scenario.seed(world.langsmith, traces=traces, projects=PROJECTS, others_per_project=0)
     seeded = time.monotonic() - started
-    server = scenario.server(world, workdir, PURGEBOT_LANGSMITH_QUERY_RATE=scenario.LIFTED_RATE)
+    server = scenario.server(
+        world,
+        workdir,
+        PURGEBOT_LANGSMITH_QUERY_RATE=scenario.LIFTED_RATE,
+        PURGEBOT_LANGSMITH_V2_QUERY_RATE=scenario.LIFTED_RATE,
+    )
     watch = StateWatch(world.db_path)
     try:
         server.start()

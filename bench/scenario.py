@@ -55,7 +55,9 @@ def seed(langsmith: FakeLangSmith, *, traces: int, projects: int, others_per_pro
 @contextlib.contextmanager
 def workspace(folder: Path) -> Iterator[World]:
     """The stand-ins, LangSmith's limits lifted and no latency until a bench sets them."""
-    langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, query_limit=LIFTED, default_limit=LIFTED)
+    langsmith = FakeLangSmith(
+        api_key=LANGSMITH_KEY, query_limit=LIFTED, v2_query_limit=LIFTED, default_limit=LIFTED, backend="dual"
+    )
     with running_world(folder / "purgebot.db", start=False, langsmith=langsmith) as world:
         yield world
 

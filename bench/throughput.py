@@ -34,6 +34,7 @@ def run(size: int, args: argparse.Namespace) -> dict[str, float]:
             Path(folder),
             PURGEBOT_DELETE_CONCURRENCY=str(args.concurrency),
             PURGEBOT_LANGSMITH_QUERY_RATE="1000000/1s",
+            PURGEBOT_LANGSMITH_V2_QUERY_RATE="1000000/1s",
         )
         with process:
             started = time.monotonic()

@@ -88,7 +88,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, workspace(Path(folder)) as world:
         langsmith = world.langsmith
         seed(langsmith, traces=args.traces, projects=args.projects, others_per_project=1000)
-        process = server(world, Path(folder), PURGEBOT_LANGSMITH_QUERY_RATE="1000000/1s")
+        process = server(
+            world,
+            Path(folder),
+            PURGEBOT_LANGSMITH_QUERY_RATE="1000000/1s",
+            PURGEBOT_LANGSMITH_V2_QUERY_RATE="1000000/1s",
+        )
         with process:
             preview = file_and_preview(world, process, timeout=1800)
             approve(world, process, preview)
