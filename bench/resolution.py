@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
+from scenario import peak_rss_mb
 
 KEY = "lsv2_bench_key"
 PAIRS = [("user_id", "123")]
@@ -58,7 +58,8 @@ def resolve(endpoint: str, api: str, limit: tuple[int, float]) -> dict[str, floa
     from storage import items, requests
     from storage.db import Store
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report its parent's peak.
+    baseline = peak_rss_mb(os.getpid())
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "bench.db")
         with store.write() as db:
@@ -91,14 +92,14 @@ def resolve(endpoint: str, api: str, limit: tuple[int, float]) -> dict[str, floa
         refused = sum(1 for call in calls if call["status"] == 429)
         client.close()
         store.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb(os.getpid())
     return {
         "found": found,
         "seconds": elapsed,
         "queries": queries,
         "refused": refused,
-        "peak_mb": peak / 1024,
-        "growth_mb": (peak - baseline) / 1024,
+        "peak_mb": peak,
+        "growth_mb": peak - baseline,
     }
 
 
