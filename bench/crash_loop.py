@@ -1,12 +1,14 @@
 """Crash loop: kill -9 ``purgebot serve`` at random points of a 20,000-trace purge, and lose nothing.
 
-    python bench/crash_loop.py --trials 20 --seed 7
+    python bench/crash_loop.py --trials 20 --seed 7 [--servers 2]
 
 Each trial starts fresh stand-ins and a fresh SQLite file, seeds ``--traces`` traces of one data
 subject over ``--projects`` projects (plus unrelated traces), files ``/purge metadata user_id=…`` over
 signed HTTP, approves it, and kills the real server process with SIGKILL 1…``--max-kills`` times at
 seeded random points — during the preview's search, between or during the delete batches, or just
-after ``submitted`` — restarting it on the same file each time. After the last restart it checks,
+after ``submitted`` — restarting it on the same file each time. With ``--servers 2`` two servers
+share the file, as during a rolling deploy, and each kill picks one of them at random: the fenced
+leases keep one request with one holder, so the same invariants hold. After the last restart it checks,
 from the SQLite file and the stand-ins' call logs:
 
 - the request is ``submitted`` and unclaimed; the approved set is exactly the subject's traces;
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--search-latency", type=float, default=0.0, help="the same for the preview's search")
     parser.add_argument("--concurrency", type=int, default=4, help="PURGEBOT_DELETE_CONCURRENCY")
+    parser.add_argument(
+        "--servers", type=int, choices=(1, 2), default=1, help="purgebot serve processes on the one file"
+    )
     parser.add_argument("--keep", type=Path, help="keep each trial's database and server log under this directory")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit)  # so a trial's ``finally`` kills its server process
@@ -84,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency,
         search_latency=args.search_latency,
         concurrency=args.concurrency,
+        servers=args.servers,
     )
     print(
         f"crash loop: {args.trials} trials, seed {args.seed}, {config.traces:,} traces in {config.projects} projects, "
         f"up to {config.max_kills} kills, {config.latency * 1000:g} ms per LangSmith call from the approval on, "
-        f"{config.concurrency} deletes in flight",
+        f"{config.concurrency} deletes in flight, {config.servers} server(s) on one file",
         flush=True,
     )
     print(HEADER, flush=True)

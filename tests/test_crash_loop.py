@@ -8,6 +8,7 @@ fell due while the server was down runs when it comes back.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -34,4 +35,14 @@ def test_a_server_killed_at_random_points_loses_nothing_and_runs_the_overdue_che
     assert len(result.kills) == len(plan_kills(random.Random(result.seed), CONFIG))
     assert result.batches == 5  # 2,000 traces in each of 2 projects, 1,000 a call, plus the metadata delete
     assert result.duplicates <= result.bound
+    assert result.downtime == "clear: 4,000 checked, 0 remain"
+
+
+def test_two_servers_on_one_file_killed_at_random_lose_nothing(tmp_path: Path) -> None:
+    """As during a rolling deploy: two ``purgebot serve`` share the file, and each kill hits one of them."""
+    config = dataclasses.replace(CONFIG, servers=2)
+    result = run_trial(1, SEED, config, tmp_path)
+
+    assert result.failures == [], "\n".join(result.failures)
+    assert result.batches == 5 and result.duplicates <= result.bound
     assert result.downtime == "clear: 4,000 checked, 0 remain"

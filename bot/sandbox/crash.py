@@ -98,6 +98,7 @@ class TrialConfig:
     concurrency: int = 4  # PURGEBOT_DELETE_CONCURRENCY
     max_kills: int = 3
     wait: float = 120.0  # the longest any one step may take
+    servers: int = 1  # purgebot serve processes on the one file; with two, each kill picks one at random
 
 
 @dataclass
@@ -148,34 +149,43 @@ def run_trial(trial: int, seed: int, config: TrialConfig, workdir: Path) -> Tria
     rng = random.Random(result.seed)
     kills = plan_kills(rng, config)
     started = time.monotonic()
-    langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, latency=config.search_latency, query_limit=(100_000, 1.0))
+    # v1 queries (ClickHouse): a search of 100 runs a query is long enough for kills to land inside it
+    langsmith = FakeLangSmith(
+        api_key=LANGSMITH_KEY, latency=config.search_latency, query_limit=(100_000, 1.0), backend="clickhouse"
+    )
     with running_world(workdir / "purgebot.db", start=False, langsmith=langsmith) as world:
-        server = ServeProcess(
-            db_path=world.db_path,
-            slack_url=world.slack_url,
-            langsmith_url=world.langsmith_url,
-            log_path=workdir / "serve.log",
-            extra_env={
-                "PURGEBOT_DELETE_CONCURRENCY": str(config.concurrency),
-                "PURGEBOT_LANGSMITH_QUERY_RATE": FAST_QUERIES,
-            },
-        )
+        servers = [
+            ServeProcess(
+                db_path=world.db_path,
+                slack_url=world.slack_url,
+                langsmith_url=world.langsmith_url,
+                log_path=workdir / f"serve-{n}.log",
+                extra_env={
+                    "PURGEBOT_DELETE_CONCURRENCY": str(config.concurrency),
+                    "PURGEBOT_LANGSMITH_QUERY_RATE": FAST_QUERIES,
+                },
+            )
+            for n in range(config.servers)
+        ]
         try:
-            _Trial(world, server, config, rng, result).run(kills)
+            _Trial(world, servers, config, rng, result).run(kills)
         except (TrialFailed, ServeProcessError) as error:
-            result.failures.append(f"{error}\n--- serve log tail:\n{server.log_tail(30)}")
+            tails = "\n".join(f"--- serve-{n} log tail:\n{server.log_tail(30)}" for n, server in enumerate(servers))
+            result.failures.append(f"{error}\n{tails}")
         finally:
-            server.kill()
+            for server in servers:
+                server.kill()
     result.seconds = time.monotonic() - started
     return result
 
 
 class _Trial:
     def __init__(
-        self, world: World, server: ServeProcess, config: TrialConfig, rng: random.Random, result: TrialResult
+        self, world: World, servers: list[ServeProcess], config: TrialConfig, rng: random.Random, result: TrialResult
     ) -> None:
         self.world = world
-        self.server = server
+        self.servers = servers
+        self.server = servers[0]  # the one people reach (a restart keeps its port)
         self.config = config
         self.rng = rng
         self.result = result
@@ -189,7 +199,8 @@ class _Trial:
     def run(self, kills: list[Kill]) -> None:
         subject, others = self._seed()
         self.result.bound = len(kills) * self.config.concurrency
-        self.server.start()
+        for server in self.servers:
+            server.start()
         with self.world.people_at(self.server.url) as (alice, _):
             filed = alice.slash(f'metadata user_id={self.subject} --reason "DSR-crash"', channel_id=REQUESTS_CHANNEL)
         if filed.status != 200 or "Filing a subject purge" not in filed.body:
@@ -210,7 +221,7 @@ class _Trial:
         for kill in pending:
             self._kill_at(kill)
         self._wait("PURGE-1 is submitted and the outbox drained", self._settled)
-        self.result.takeovers = self.server.log_text().count(TAKEOVER)
+        self.result.takeovers = sum(server.log_text().count(TAKEOVER) for server in self.servers)
         self._expect(
             self.result.takeovers == self.expected_takeovers,
             f"{self.result.takeovers} restarts took over claims at once; "
@@ -255,27 +266,32 @@ class _Trial:
         else:
             self._wait("PURGE-1 is submitted", lambda: self._state() == "submitted")
             time.sleep(kill.after / 1000)
-        dead = self.server.pid
-        self.server.kill()
+        victim = self.rng.choice(self.servers) if len(self.servers) > 1 else self.server
+        dead = victim.pid
+        victim.kill()
         time.sleep(0.2)  # a request body already in the socket buffer still reaches the stand-in
         self._wait("the killed process's calls are cut off", lambda: all(c.status is not None for c in langsmith.calls))
         where, held = self._where(kill, dead)
         self.result.kills.append(where)
         self.expected_takeovers += held
-        self.server.start(timeout=60.0)
+        victim.start(timeout=60.0)
 
     def _where(self, kill: Kill, dead: int | None) -> tuple[str, bool]:
         """Where the kill landed, read from the file the dead process left; and whether it left a claim.
 
         "unanswered" counts the delete calls the dead process made whose batch its file does not
-        record as sent: exactly what the restart has to send again.
+        record as sent: exactly what the restart has to send again. With two servers only the holder
+        of the request makes calls (leases are fenced); a kill of the other one leaves them to the
+        holder's own kill, or to none.
         """
+        with _store(self.world.db_path) as store:
+            held = any(f":{dead}:" in owner for owner in claims.owners(store.db))
         deletes = self.world.langsmith.calls_to("runs/delete")
-        made = {_call_key(call) for call in deletes[self.deletes_seen :]}
-        self.deletes_seen = len(deletes)
+        made = {_call_key(call) for call in deletes[self.deletes_seen :]} if held or len(self.servers) == 1 else set()
+        if made or held or len(self.servers) == 1:
+            self.deletes_seen = len(deletes)
         with _store(self.world.db_path) as store:
             request = requests.get(store.db, 1)
-            held = any(f":{dead}:" in owner for owner in claims.owners(store.db))
             rows = batches.for_request(store.db, 1)
             recorded = {_batch_key(b, items.in_batch(store.db, b.id)) for b in rows if b.state == batches.SENT}
             found = items.count(store.db, 1, kind=items.TRACE)
@@ -423,8 +439,9 @@ class _Trial:
 
     def _downtime_check(self, subject: set[str], others: set[str]) -> None:
         """Stop; the weekend job runs and the check falls due while nothing runs; start → it runs."""
-        code = self.server.stop()
-        self._expect(code == 0, f"a graceful stop exited with {code}")
+        for server in self.servers:
+            code = server.stop()
+            self._expect(code == 0, f"a graceful stop exited with {code}")
         with _store(self.world.db_path) as store:
             upcoming = checks.next_pending(store.db, 1)
             if upcoming is None:
@@ -436,7 +453,8 @@ class _Trial:
             overdue = utc_iso(datetime.now(UTC) - timedelta(hours=1))
             with store.write() as db:
                 db.execute("UPDATE checks SET due_at = ? WHERE id = ?", [overdue, upcoming.id])
-        self.server.start(timeout=60.0)
+        for server in self.servers:
+            server.start(timeout=60.0)
         self._wait(
             "PURGE-1 is verified and the outbox drained", lambda: self._state() == "verified" and self._outbox_drained()
         )
