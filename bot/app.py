@@ -110,7 +110,9 @@ class PurgeBot:
             store=self.store, slack=self.slack, approvers=self.approvers, clock=self.clock, settings=settings
         )
         self.minimiser = Minimiser(context)
-        self.notifier = Notifier(store=self.store, slack=self.slack, clock=self.clock, channel_pace=tuning.channel_pace)
+        self.notifier = Notifier(
+            store=self.store, slack=self.slack, clock=self.clock, owner=self.owner, channel_pace=tuning.channel_pace
+        )
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
         self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)

@@ -49,6 +49,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 UNKNOWN_ERROR_ATTEMPTS = 5  # an error code in neither list is tried this often, then a dead end shown in status
 METADATA_EVENT = "purgebot_outbox"
+ATTEMPT_LEASE = timedelta(seconds=60)  # one attempt's claim on its row: several Slack timeouts long
 
 
 class _Deferred(Exception):
@@ -63,10 +64,19 @@ class Notifier:
     """Sends due outbox rows; one instance per process, driven by a ``Worker``."""
 
     def __init__(
-        self, *, store: Store, slack: WebClient, clock: Clock, max_backoff: float = 300.0, channel_pace: float = 1.0
+        self,
+        *,
+        store: Store,
+        slack: WebClient,
+        clock: Clock,
+        owner: str,
+        max_backoff: float = 300.0,
+        channel_pace: float = 1.0,
     ) -> None:
-        """``channel_pace``: seconds between two posts in one channel (Slack allows about one per second)."""
+        """``channel_pace``: seconds between two posts in one channel (Slack allows about one per second);
+        ``owner`` names this process in the claim each attempt takes on its row."""
         self._store = store
+        self._owner = owner
         self._slack = slack
         self._clock = clock
         self._max_backoff = max_backoff
@@ -83,8 +93,11 @@ class Notifier:
 
     def _send(self, row: OutboxRow) -> bool:
         """Try one row; True when it is settled (sent or permanently failed)."""
+        now = self._clock.now()
         with self._store.write() as db:
-            if not outbox.begin_attempt(db, row.id):
+            if not outbox.begin_attempt(
+                db, row.id, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + ATTEMPT_LEASE)
+            ):
                 return True
         try:
             ts = self._deliver(row)

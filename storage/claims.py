@@ -1,4 +1,4 @@
-"""Claims on work rows (requests, checks): who holds them, and letting go of a dead holder's.
+"""Claims on work rows (requests, checks, outbox rows): who holds them, and letting go of a dead holder's.
 
 A claim is an owner and an expiry; expiry alone lets a restart take over, but only after the
 lease runs out. When the owner is known to be dead, its claims can go at once.
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-CLAIMED_TABLES = ("requests", "checks")
+CLAIMED_TABLES = ("requests", "checks", "outbox")
 
 
 def owners(db: Database) -> set[str]:

@@ -230,6 +230,14 @@ def m008_texts(db: Database) -> None:
     db.table("texts").create_index(["request_id", "digest"], unique=True, index_name="uq_texts")
 
 
+@migrations()
+def m009_outbox_claims(db: Database) -> None:
+    """An outbox row is claimed for each attempt, so two servers on one file never post it twice."""
+    outbox = db.table("outbox")
+    outbox.add_column("claim_owner", str)
+    outbox.add_column("claim_expires", str)
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

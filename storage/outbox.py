@@ -89,7 +89,8 @@ def enqueue(
 
 
 def due(db: Database, now: str, limit: int = 50) -> list[OutboxRow]:
-    """The next row of each request whose time has come, the longest-waiting first.
+    """The next row of each request whose time has come and that no live process is sending, the
+    longest-waiting first.
 
     Only a request's oldest pending row can go (its messages go out in order), so each request offers
     one row, and a row that failed waits behind the others until its retry is due: one stuck request
@@ -98,35 +99,45 @@ def due(db: Database, now: str, limit: int = 50) -> list[OutboxRow]:
     return [
         _row(r)
         for r in db.execute(
-            f"SELECT {_COLUMNS} FROM outbox AS o WHERE state = ? AND next_attempt_at <= ? AND (request_id IS NULL "
+            f"SELECT {_COLUMNS} FROM outbox AS o WHERE state = ? AND next_attempt_at <= ? "
+            "AND (claim_owner IS NULL OR claim_expires < ?) AND (request_id IS NULL "
             "OR id = (SELECT min(id) FROM outbox WHERE request_id = o.request_id AND state = ?)) "
             "ORDER BY next_attempt_at, id LIMIT ?",
-            [PENDING, now, PENDING, limit],
+            [PENDING, now, now, PENDING, limit],
         )
     ]
 
 
-def begin_attempt(db: Database, row_id: int) -> bool:
-    """Count an attempt before it is made: from now on the row may have reached Slack.
+def begin_attempt(db: Database, row_id: int, *, owner: str, now: str, expires: str) -> bool:
+    """Claim the row for one attempt and count it before it is made: from now on it may have reached Slack.
 
-    False when the row is no longer pending (a newer edit superseded it meanwhile): do not send it.
+    False when the row is no longer pending (a newer edit superseded it meanwhile) or another live
+    process is sending it (two servers on one file): do not send it. A dead sender's claim runs out,
+    and whoever takes the row over next looks for the message before posting it again.
     """
     return (
-        db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = ?", [row_id, PENDING]).rowcount
+        db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, claim_owner = ?, claim_expires = ? WHERE id = ? AND state = ? "
+            "AND (claim_owner IS NULL OR claim_owner = ? OR claim_expires < ?)",
+            [owner, expires, row_id, PENDING, owner, now],
+        ).rowcount
         == 1
     )
 
 
+_RELEASED = "claim_owner = NULL, claim_expires = NULL"
+
+
 def mark_sent(db: Database, row_id: int, *, ts: str | None, at: str) -> None:
-    db.execute("UPDATE outbox SET state = ?, ts = ?, sent_at = ? WHERE id = ?", [SENT, ts, at, row_id])
+    db.execute(f"UPDATE outbox SET state = ?, ts = ?, sent_at = ?, {_RELEASED} WHERE id = ?", [SENT, ts, at, row_id])
 
 
 def retry_at(db: Database, row_id: int, *, at: str, error: str) -> None:
-    db.execute("UPDATE outbox SET next_attempt_at = ?, error = ? WHERE id = ?", [at, error, row_id])
+    db.execute(f"UPDATE outbox SET next_attempt_at = ?, error = ?, {_RELEASED} WHERE id = ?", [at, error, row_id])
 
 
 def fail(db: Database, row_id: int, *, error: str) -> None:
-    db.execute("UPDATE outbox SET state = ?, error = ? WHERE id = ?", [FAILED, error, row_id])
+    db.execute(f"UPDATE outbox SET state = ?, error = ?, {_RELEASED} WHERE id = ?", [FAILED, error, row_id])
 
 
 def failures(db: Database, request_id: int) -> list[OutboxRow]:

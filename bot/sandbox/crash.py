@@ -286,9 +286,10 @@ class _Trial:
         """
         with _store(self.world.db_path) as store:
             held = any(f":{dead}:" in owner for owner in claims.owners(store.db))
+            sending = len(self.servers) == 1 or f":{dead}:" in (requests.get(store.db, 1).claim_owner or "")
         deletes = self.world.langsmith.calls_to("runs/delete")
-        made = {_call_key(call) for call in deletes[self.deletes_seen :]} if held or len(self.servers) == 1 else set()
-        if made or held or len(self.servers) == 1:
+        made = {_call_key(call) for call in deletes[self.deletes_seen :]} if sending else set()
+        if sending:
             self.deletes_seen = len(deletes)
         with _store(self.world.db_path) as store:
             request = requests.get(store.db, 1)
