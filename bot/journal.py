@@ -28,6 +28,7 @@ class Journal:
     at: datetime
     tz: ZoneInfo
     notify_channel: str | None
+    show_values: bool = False  # PURGEBOT_SHOW_VALUES=full: subject values unmasked in the request message
 
     @property
     def stamp(self) -> str:
@@ -43,7 +44,9 @@ class Journal:
     def refresh_request_message(self, request_id: int, *, searching: str | None = None) -> Request:
         """Queue an edit of the root message so it shows the request as it now stands."""
         request = requests.get(self.db, request_id)
-        payload = messages.request_message(request, self.tz, pairs=pairs.of(self.db, request_id), searching=searching)
+        payload = messages.request_message(
+            request, self.tz, pairs=pairs.of(self.db, request_id), searching=searching, show_values=self.show_values
+        )
         outbox.enqueue(self.db, request_id=request_id, slot="root", payload=payload, at=self.stamp)
         return request
 

@@ -13,10 +13,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.masking import mask
+from bot.states import FINAL
 from storage.requests import Request
 
 APPROVE_ACTION = "purge_approve"
 REJECT_ACTION = "purge_reject"
+SHOW_VALUES_ACTION = "purge_show_values"
 
 Payload = dict[str, Any]
 
@@ -58,21 +61,29 @@ def parse_decision_value(value: str) -> tuple[int, str] | None:
 
 
 def request_message(
-    request: Request, tz: ZoneInfo, *, pairs: Sequence[tuple[str, str]] = (), searching: str | None = None
+    request: Request,
+    tz: ZoneInfo,
+    *,
+    pairs: Sequence[tuple[str, str]] = (),
+    searching: str | None = None,
+    show_values: bool = False,
 ) -> Payload:
     """The request's root message: summary, preview, and either the buttons or the decision.
 
-    ``pairs`` are shown decoded, so the approver sees exactly what is searched; this message lives
-    in the channel where the request was filed, never in the notify channel.
+    Subject values and sample IDs appear masked (:mod:`bot.masking`) unless ``show_values``
+    (``PURGEBOT_SHOW_VALUES=full``); masked, a *Show values* button gives them to the requester and
+    the approvers, ephemerally. This message lives in the channel where the request was filed.
     """
     blocks = [
-        _section(_headline(request, pairs)),
+        _section(_headline(request, pairs, show_values)),
         _context(_facts(request)),
-        _section(preview_text(request, searching)),
+        _section(preview_text(request, searching, show_values=show_values)),
     ]
     state = request.state
     preview = request.preview_data
-    if state == "awaiting_approval" and preview is not None and "error" not in preview:
+    buttons = [] if show_values else [decision_button("Show values", SHOW_VALUES_ACTION, None, request)]
+    decidable = state == "awaiting_approval" and preview is not None and "error" not in preview
+    if decidable:
         blocks.append(
             {
                 "type": "actions",
@@ -80,26 +91,29 @@ def request_message(
                 "elements": [
                     decision_button("Approve", APPROVE_ACTION, "primary", request),
                     decision_button("Reject", REJECT_ACTION, "danger", request),
+                    *buttons,
                 ],
             }
         )
         blocks.append(_context("A second person approves: anyone on the approver list except the requester."))
     elif state != "awaiting_approval":
         blocks.append(_section(decision_text(request)))
+    if buttons and not decidable and state not in FINAL:
+        blocks.append({"type": "actions", "block_id": f"values:{request.id}", "elements": buttons})
     return {"text": f"{request.label}: {summary_text(request)}", "blocks": blocks}
 
 
-def decision_button(label: str, action_id: str, style: str, request: Request) -> dict[str, Any]:
-    return {
+def decision_button(label: str, action_id: str, style: str | None, request: Request) -> dict[str, Any]:
+    button = {
         "type": "button",
         "action_id": action_id,
-        "style": style,
         "value": decision_value(request),
         "text": {"type": "plain_text", "text": label},
     }
+    return button | ({"style": style} if style else {})
 
 
-def _headline(request: Request, pairs: Sequence[tuple[str, str]]) -> str:
+def _headline(request: Request, pairs: Sequence[tuple[str, str]], show_values: bool) -> str:
     head = f":wastebasket: *{request.label}* — "
     if request.kind == "traces":
         return (
@@ -107,7 +121,7 @@ def _headline(request: Request, pairs: Sequence[tuple[str, str]]) -> str:
             f"`{escape(request.project)}`, filed by <@{request.requester}>"
         )
     what = "traces and dataset examples" if request.kind == "metadata" else "dataset examples"
-    shown = " OR ".join(f"`{escape(key)}` = `{escape(value)}`" for key, value in pairs)
+    shown = " OR ".join(f"`{escape(key)}` = `{escape(value if show_values else mask(value))}`" for key, value in pairs)
     return (
         head + f"subject purge of {what} matching {shown}, filed by <@{request.requester}>\n"
         "Pairs are OR-matched (anything matching any one of them) and the search covers the whole workspace: "
@@ -141,7 +155,7 @@ def summary_text(request: Request) -> str:
     return f"subject purge ({request.kind}) ({state})"
 
 
-def preview_text(request: Request, searching: str | None = None) -> str:
+def preview_text(request: Request, searching: str | None = None, *, show_values: bool = False) -> str:
     preview = request.preview_data
     if preview is None:
         if request.kind != "traces":
@@ -152,10 +166,12 @@ def preview_text(request: Request, searching: str | None = None) -> str:
             f":warning: *Preview failed:* {preview['error']}\nNothing can be approved without a preview; "
             f"cancel with `/purge cancel {request.label}` and file again."
         )
-    return _subject_preview(preview) if preview.get("subject") else _trace_id_preview(request, preview)
+    if preview.get("subject"):
+        return _subject_preview(preview, show_values)
+    return _trace_id_preview(request, preview, show_values)
 
 
-def _trace_id_preview(request: Request, preview: dict[str, Any]) -> str:
+def _trace_id_preview(request: Request, preview: dict[str, Any], show_values: bool) -> str:
     checked, known, unknown = preview["checked"], preview["known"], preview["unknown_ids"]
     scope = (
         f"a random sample of {checked:,} of the {preview['total']:,} IDs"
@@ -163,10 +179,14 @@ def _trace_id_preview(request: Request, preview: dict[str, Any]) -> str:
         else f"all {checked:,} IDs"
     )
     lines = [f":mag: *Preview:* LangSmith knows {known:,} of {scope} in `{escape(request.project)}`."]
-    if unknown:
+    if unknown and show_values:
         shown = ", ".join(f"`{value}`" for value in unknown[:10])
         more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
         lines.append(f"Left out as unknown ({len(unknown):,}): {shown}{more}. A wrong project or a typo shows here.")
+    elif unknown:
+        lines.append(
+            f"Left out as unknown: {len(unknown):,} (*Show values* lists them). A wrong project or a typo shows here."
+        )
     if preview["sampled"]:
         lines.append(f"The {preview['total'] - checked:,} IDs outside the sample are included unchecked.")
     lines.append(
@@ -176,7 +196,7 @@ def _trace_id_preview(request: Request, preview: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _subject_preview(preview: dict[str, Any]) -> str:
+def _subject_preview(preview: dict[str, Any], show_values: bool) -> str:
     def listing(named: list[list[Any]], total_count: int) -> str:
         shown = " · ".join(f"`{escape(str(name))}` {n:,}" for name, n in named)
         more = f" · and {total_count - len(named):,} more" if total_count > len(named) else ""
@@ -196,7 +216,7 @@ def _subject_preview(preview: dict[str, Any]) -> str:
         *(f"trace `{v}`" for v in preview["sample_traces"]),
         *(f"example `{v}`" for v in preview["sample_examples"]),
     ]
-    if samples:
+    if samples and show_values:
         lines.append("For example: " + ", ".join(samples) + ".")
     approve = [f"*Approving deletes these {plural(preview['traces'], 'trace', 'traces')}*"]
     if preview["examples"]:
@@ -320,3 +340,24 @@ def minimised_refusal(request: Request) -> str | None:
         "example IDs were replaced with keyed hashes, so LangSmith can no longer be asked about them. Its evidence "
         f"report keeps every check made (`/purge report {request.label}`)."
     )
+
+
+def values_text(request: Request, searched: Sequence[tuple[str, str]]) -> str:
+    """What *Show values* tells the requester or an approver, ephemerally: the full values and samples."""
+    lines = [f"*{request.label}*, only for you:"]
+    if searched:
+        lines.append("Searched for: " + " OR ".join(f"`{escape(key)}` = `{escape(value)}`" for key, value in searched))
+    preview = request.preview_data or {}
+    samples = [
+        *(f"trace `{v}`" for v in preview.get("sample_traces") or []),
+        *(f"example `{v}`" for v in preview.get("sample_examples") or []),
+    ]
+    if samples:
+        lines.append("For example: " + ", ".join(samples) + ".")
+    unknown = preview.get("unknown_ids") or []
+    if unknown:
+        more = f" and {len(unknown) - 50:,} more" if len(unknown) > 50 else ""
+        lines.append(f"Left out as unknown to LangSmith: {', '.join(f'`{v}`' for v in unknown[:50])}{more}.")
+    if len(lines) == 1:
+        lines.append("Nothing to show yet: the preview is not ready.")
+    return "\n".join(lines)

@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     purgebot_approval_ttl_days: int = Field(7, ge=1, le=365)
     purgebot_evidence_retention_days: int = Field(365, ge=1, le=36500)
     purgebot_hmac_key: SecretStr | None = None
+    purgebot_show_values: Literal["masked", "full"] = "masked"
     purgebot_langsmith_query_api: Literal["auto", "v1", "v2"] = "auto"
     purgebot_langsmith_lookback_days: int = Field(400, ge=1, le=36500)
     purgebot_langsmith_query_rate: Annotated[Rate, NoDecode] = Rate(10, 10.0)  # v1 runs/query
@@ -164,7 +165,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected on or off, got {value!r}")
         return text == "on"
 
-    @field_validator("purgebot_langsmith_query_api", mode="before")
+    @field_validator("purgebot_langsmith_query_api", "purgebot_show_values", mode="before")
     @classmethod
     def _query_api(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

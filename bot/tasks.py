@@ -58,7 +58,11 @@ class TaskContext:
 
     def journal(self, db: Database, now: datetime | None = None) -> Journal:
         return Journal(
-            db, now or self.clock.now(), self.settings.purgebot_timezone, self.settings.purgebot_notify_channel
+            db,
+            now or self.clock.now(),
+            self.settings.purgebot_timezone,
+            self.settings.purgebot_notify_channel,
+            show_values=self.settings.purgebot_show_values == "full",
         )
 
     def window(self, starts: Iterable[datetime | None] = ()) -> Window:

@@ -459,6 +459,21 @@ class Workflow:
         ]
         return Reply("\n".join(lines))
 
+    def show_values(self, *, request_id: int, user: str) -> Reply:
+        """The subject's values and the sample IDs a masked request message leaves out — for the requester
+        and eligible approvers only, and only ephemerally (the caller answers the clicker alone)."""
+        with self._store.read_snapshot() as db:
+            request = requests.find(db, request_id)
+            searched = pairs.of(db, request_id)
+        if request is None:
+            return Reply(f"PURGE-{request_id} does not exist.")
+        if user != request.requester and not self._eligible_quietly(user):
+            return Reply(f"Only the requester of {request.label} and the approvers may see its values.")
+        minimised = messages.minimised_refusal(request)
+        if minimised is not None:
+            return Reply(minimised)
+        return Reply(messages.values_text(request, searched))
+
     def upload_report(self, *, request_id: int, user: str) -> Reply:
         """Queue the evidence report into the request's thread (requester or approver)."""
         now = self._clock.now()
@@ -515,4 +530,10 @@ class Workflow:
             return False
 
     def _journal_for(self, db: Database, now: datetime) -> Journal:
-        return Journal(db, now, self._settings.purgebot_timezone, self._settings.purgebot_notify_channel)
+        return Journal(
+            db,
+            now,
+            self._settings.purgebot_timezone,
+            self._settings.purgebot_notify_channel,
+            show_values=self._settings.purgebot_show_values == "full",
+        )

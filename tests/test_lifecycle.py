@@ -31,8 +31,11 @@ def test_a_trace_purge_goes_from_request_to_verified(world: World, clock: Sandbo
     assert "Filing a purge of 6 trace IDs" in ack
     root = request_message(world)
     rendered = root.render()
-    assert "LangSmith knows 5 of all 6 IDs" in rendered and typo in rendered
+    assert "LangSmith knows 5 of all 6 IDs" in rendered and "Left out as unknown: 1" in rendered
+    assert typo not in rendered  # the channel shows counts; the requester sees the unknown ID itself
     assert "Approving deletes 5 traces" in rendered
+    world.people.alice.click(root, "Show values")
+    wait_ephemeral(world, "U0ALICE", f"Left out as unknown to LangSmith: `{typo}`")
 
     world.people.alice.click(root, "Approve")
     wait_ephemeral(world, "U0ALICE", "two-person rule")

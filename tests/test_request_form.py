@@ -166,7 +166,10 @@ def test_a_metadata_form_request_searches_by_its_pairs(world: World) -> None:
         None,
     )
     assert pairs.of(world.bot.store.db, 1) == [("user_id", "123"), ("name", "Ada Lovelace"), ("company", "R&D")]
-    assert "`company` = `R&amp;D`" in root.render()  # decoded once: Slack shows R&D
+    assert "`company` = `•••&amp;D`" in root.render()  # masked in the channel, decoded once: Slack shows R&D
+    assert world.people is not None
+    world.people.bob.click(root, "Show values")
+    wait_ephemeral(world, "U0BOB", "`company` = `R&amp;D`")  # in full only to an approver, decoded once
 
 
 def test_an_unknown_project_is_told_in_the_channel_and_a_replay_files_nothing(world: World) -> None:

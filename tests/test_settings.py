@@ -59,6 +59,7 @@ EVERY_VARIABLE: list[tuple[str, str, Any]] = [
     ("PURGEBOT_APPROVAL_TTL_DAYS", "3", 3),
     ("PURGEBOT_EVIDENCE_RETENTION_DAYS", "90", 90),
     ("PURGEBOT_HMAC_KEY", "k" * 32, "k" * 32),
+    ("PURGEBOT_SHOW_VALUES", "full", "full"),
     ("PURGEBOT_LANGSMITH_QUERY_API", "V2", "v2"),
     ("PURGEBOT_LANGSMITH_LOOKBACK_DAYS", "30", 30),
     ("PURGEBOT_LANGSMITH_QUERY_RATE", "5/10s", (5, 10.0)),
@@ -132,6 +133,7 @@ def test_defaults() -> None:
     assert settings.purgebot_approval_ttl_days == 7
     assert settings.purgebot_evidence_retention_days == 365
     assert settings.purgebot_hmac_key is None
+    assert settings.purgebot_show_values == "masked"
     assert settings.purgebot_langsmith_query_api == "auto"
     assert settings.purgebot_langsmith_lookback_days == 400  # LangSmith's longest retention
     assert settings.purgebot_langsmith_query_rate.as_tuple() == (10, 10.0)  # v1 runs/query: 10 per 10 s
@@ -169,6 +171,7 @@ MALFORMED = [
     ("PURGEBOT_LANGSMITH_QUERY_RATE", "15 per 10"),
     ("PURGEBOT_LANGSMITH_QUERY_RATE", "0/10s"),
     ("PURGEBOT_LANGSMITH_CALL_RATE", "10/0s"),
+    ("PURGEBOT_SHOW_VALUES", "yes"),
     ("PURGEBOT_LANGSMITH_QUERY_API", "v3"),
     ("PURGEBOT_LANGSMITH_QUERY_API", "smithdb"),
     ("PURGEBOT_LANGSMITH_LOOKBACK_DAYS", "0"),

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST
-from e2e import jump_to_next_check, request_message, state, wait_state, wait_thread
+from e2e import ephemeral_texts, jump_to_next_check, request_message, state, wait_ephemeral, wait_state, wait_thread
 
 from bot.clock import SandboxClock
 from bot.sandbox.langsmith import FakeLangSmith
-from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
+from bot.sandbox.world import BOB, CAROL, LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
 from storage import batches, checks, events, items
 
 SUBJECT = {"user_id": "123"}
@@ -99,7 +99,14 @@ def test_a_metadata_purge_finds_deletes_and_verifies_traces_and_examples_everywh
     assert "45 traces in 2 projects and 6 dataset examples in 2 datasets" in preview
     assert "`prod-chat` 40" in preview and "`support-bot` 5" in preview
     assert "`golden` 4" in preview and "`regressions` 2" in preview
-    assert "`user_id` = `123` OR `email` = `ada@example.com`" in preview and "OR-matched" in preview
+    # Masked in the channel (PURGEBOT_SHOW_VALUES=masked), in full only to those who may see them:
+    assert "`user_id` = `•••23` OR `email` = `a•••@•••.com`" in preview and "OR-matched" in preview
+    assert "ada@example.com" not in preview and "= `123`" not in preview and "For example" not in preview
+    world.people.bob.click(root, "Show values")
+    wait_ephemeral(world, BOB, "Searched for: `user_id` = `123` OR `email` = `ada@example.com`")
+    world.people.carol.click(root, "Show values")
+    wait_ephemeral(world, CAROL, "Only the requester of PURGE-1 and the approvers may see its values.")
+    assert "ada@example.com" not in " ".join(ephemeral_texts(world, CAROL))
 
     prod = world.langsmith.project_id("prod-chat")
     late = set(world.langsmith.add_traces(prod, 3, metadata=SUBJECT))  # the subject is still active

@@ -1,0 +1,42 @@
+"""Personal data stays out of Slack: a whole metadata purge, from filing to the uploaded evidence, and
+not one non-ephemeral Slack call carries a subject's value, its e-mail's local part or a sample ID."""
+
+from __future__ import annotations
+
+import json
+
+from e2e import jump_to_next_check, request_message, wait_ephemeral, wait_state, wait_thread
+from test_subject_purge import file_subject
+
+from bot.clock import SandboxClock
+from bot.sandbox.world import BOB, World
+
+USER_ID = "subject-8842"
+EMAIL = "zoe.quinn@example.com"
+
+
+def test_no_channel_message_of_a_whole_lifecycle_carries_a_subject_value(world: World, clock: SandboxClock) -> None:
+    assert world.people is not None
+    project = world.langsmith.add_project("prod-chat")
+    traces = world.langsmith.add_traces(project, 6, metadata={"user_id": USER_ID})
+    traces += world.langsmith.add_traces(project, 2, metadata={"email": EMAIL})
+    dataset = world.langsmith.add_dataset("golden")
+    examples = [world.langsmith.add_example(dataset, inputs={"q": "hi"}, metadata={"email": EMAIL})]
+
+    file_subject(world, f"metadata user_id={USER_ID} email={EMAIL} --reason DSR-1042 --ticket DSR-1042")
+    root = request_message(world)
+    world.people.bob.click(root, "Show values")
+    wait_ephemeral(world, BOB, EMAIL)  # the approver saw the values: ephemerally, to him alone
+    world.people.bob.click(root, "Approve")
+    wait_thread(world, root, "0 of 1 example remain")
+    world.langsmith.run_weekend()
+    jump_to_next_check(world, clock)
+    wait_state(world, "verified")
+    wait_thread(world, root, "Evidence report of PURGE-1")
+
+    public = [c for c in world.slack.calls() if c.method != "chat.postEphemeral"]  # App Home and uploads too
+    assert len(public) > 10
+    seen = json.dumps([c.params for c in public], ensure_ascii=False)
+    for secret in (USER_ID, EMAIL, "zoe.quinn", *traces, *examples):
+        assert secret not in seen, secret
+    assert "•••42" in seen and "z•••@•••.com" in seen  # the masked forms people recognise the request by
