@@ -4,12 +4,14 @@ not one non-ephemeral Slack call carries a subject's value, its e-mail's local p
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from conftest import FAST
 from e2e import jump_to_next_check, request_message, wait_ephemeral, wait_state, wait_thread
 from test_subject_purge import file_subject
 
 from bot.clock import SandboxClock
-from bot.sandbox.world import BOB, World
+from bot.sandbox.world import BOB, World, running_world
 
 USER_ID = "subject-8842"
 EMAIL = "zoe.quinn@example.com"
@@ -40,3 +42,15 @@ def test_no_channel_message_of_a_whole_lifecycle_carries_a_subject_value(world: 
     for secret in (USER_ID, EMAIL, "zoe.quinn", *traces, *examples):
         assert secret not in seen, secret
     assert "•••42" in seen and "z•••@•••.com" in seen  # the masked forms people recognise the request by
+
+
+def test_show_values_full_restores_the_values_for_teams_whose_identifiers_are_pseudonyms(
+    tmp_path: Path, clock: SandboxClock
+) -> None:
+    with running_world(tmp_path / "purgebot.db", clock=clock, tuning=FAST, purgebot_show_values="full") as world:
+        project = world.langsmith.add_project("prod-chat")
+        world.langsmith.add_traces(project, 2, metadata={"user_id": USER_ID})
+        file_subject(world, f"metadata user_id={USER_ID} --reason DSR-1")
+        shown = request_message(world).render()
+        assert f"`user_id` = `{USER_ID}`" in shown and "For example: trace `" in shown
+        assert "[Show values]" not in shown
