@@ -138,6 +138,7 @@ class PurgeBot:
     def start(self) -> None:
         """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
         self.reclaim_dead_claims()
+        self.workflow.redact_rested()
         self._previewer_worker.start()
         self._executor_worker.start()
         self._notifier_worker.start()

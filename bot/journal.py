@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from bot import messages, report
 from bot.clock import utc_iso
+from bot.states import RESTING
 from storage import events, outbox, pairs, requests, texts
 from storage.requests import Request
 
@@ -47,6 +48,9 @@ class Journal:
         payload = messages.request_message(
             request, self.tz, pairs=pairs.of(self.db, request_id), searching=searching, show_values=self.show_values
         )
+        if request.state in RESTING and request.redacted_at is None:  # the edit that leaves only counts
+            requests.update(self.db, request_id, redacted_at=self.stamp)
+            self.event(request_id, "purgebot", "message_redacted", state=request.state)
         outbox.enqueue(self.db, request_id=request_id, slot="root", payload=payload, at=self.stamp)
         return request
 

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.masking import mask
-from bot.states import FINAL
+from bot.states import RESTING
 from storage.requests import Request
 
 APPROVE_ACTION = "purge_approve"
@@ -74,14 +74,16 @@ def request_message(
     (``PURGEBOT_SHOW_VALUES=full``); masked, a *Show values* button gives them to the requester and
     the approvers, ephemerally. This message lives in the channel where the request was filed.
     """
-    blocks = [
-        _section(_headline(request, pairs, show_values)),
-        _context(_facts(request)),
-        _section(preview_text(request, searching, show_values=show_values)),
-    ]
     state = request.state
+    ended = state in RESTING  # redacted: counts remain, values and samples go, even unmasked ones
+    shown_values = show_values and not ended
+    blocks = [
+        _section(_headline(request, [] if ended else pairs, shown_values, pair_count=len(pairs))),
+        _context(_facts(request)),
+        _section(preview_text(request, searching, show_values=shown_values)),
+    ]
     preview = request.preview_data
-    buttons = [] if show_values else [decision_button("Show values", SHOW_VALUES_ACTION, None, request)]
+    buttons = [] if show_values or ended else [decision_button("Show values", SHOW_VALUES_ACTION, None, request)]
     decidable = state == "awaiting_approval" and preview is not None and "error" not in preview
     if decidable:
         blocks.append(
@@ -98,7 +100,7 @@ def request_message(
         blocks.append(_context("A second person approves: anyone on the approver list except the requester."))
     elif state != "awaiting_approval":
         blocks.append(_section(decision_text(request)))
-    if buttons and not decidable and state not in FINAL:
+    if buttons and not decidable:
         blocks.append({"type": "actions", "block_id": f"values:{request.id}", "elements": buttons})
     return {"text": f"{request.label}: {summary_text(request)}", "blocks": blocks}
 
@@ -113,7 +115,7 @@ def decision_button(label: str, action_id: str, style: str | None, request: Requ
     return button | ({"style": style} if style else {})
 
 
-def _headline(request: Request, pairs: Sequence[tuple[str, str]], show_values: bool) -> str:
+def _headline(request: Request, pairs: Sequence[tuple[str, str]], show_values: bool, *, pair_count: int) -> str:
     head = f":wastebasket: *{request.label}* — "
     if request.kind == "traces":
         return (
@@ -122,6 +124,7 @@ def _headline(request: Request, pairs: Sequence[tuple[str, str]], show_values: b
         )
     what = "traces and dataset examples" if request.kind == "metadata" else "dataset examples"
     shown = " OR ".join(f"`{escape(key)}` = `{escape(value if show_values else mask(value))}`" for key, value in pairs)
+    shown = shown or plural(pair_count, "pair", "pairs")
     return (
         head + f"subject purge of {what} matching {shown}, filed by <@{request.requester}>\n"
         "Pairs are OR-matched (anything matching any one of them) and the search covers the whole workspace: "

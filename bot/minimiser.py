@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 
 from bot.clock import utc_iso
-from bot.states import State
+from bot.states import RESTING
 from bot.tasks import ACTOR, TaskContext
 from storage import minimise
 
@@ -23,16 +23,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000  # items hashed per write transaction
 
-# Every state a request rests in: failed and unverified ones too, after the same retention (a later
-# manual check of them is refused once they are minimised, since their IDs are hashes then).
-ENDED = [
-    State.VERIFIED.value,
-    State.REJECTED.value,
-    State.CANCELLED.value,
-    State.EXPIRED.value,
-    State.FAILED.value,
-    State.UNVERIFIED.value,
-]
+ENDED = sorted(state.value for state in RESTING)
 
 
 def keyed_hash(key: bytes, value: str) -> str:

@@ -48,6 +48,9 @@ TRANSITIONS: dict[tuple[State, State], Actor] = {
 }
 
 FINAL = frozenset({State.VERIFIED, State.REJECTED, State.CANCELLED, State.EXPIRED})
+# Where a request comes to rest: the final states, and failed and unverified, which only a manual check
+# may still move. Its message is redacted to counts, and its raw values are minimised after retention.
+RESTING = FINAL | {State.FAILED, State.UNVERIFIED}
 CHECKABLE = frozenset({State.SUBMITTED, State.UNVERIFIED, State.FAILED, State.VERIFIED})  # deletes were sent
 
 

@@ -27,7 +27,7 @@ from bot.grammar import ExamplesRequest, MetadataRequest, TracesRequest
 from bot.journal import Journal
 from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
-from bot.states import CHECKABLE, FINAL, Actor, State, sources
+from bot.states import CHECKABLE, FINAL, RESTING, Actor, State, sources
 from bot.visibility import Visibility, not_yours
 from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
@@ -458,6 +458,20 @@ class Workflow:
             for r in found
         ]
         return Reply("\n".join(lines))
+
+    def redact_rested(self) -> int:
+        """Edit down to counts the messages of requests that came to rest before this version did that
+        (the upgrade path): the same edit a request gets when it ends. Returns how many."""
+        now = self._clock.now()
+        with self._store.write() as db:
+            waiting = requests.unredacted(db, sorted(state.value for state in RESTING))
+            journal = self._journal_for(db, now)
+            for request_id in waiting:
+                journal.refresh_request_message(request_id)
+        if waiting:
+            log.info("request messages redacted after the upgrade", extra={"requests": len(waiting)})
+            self._on_change()
+        return len(waiting)
 
     def show_values(self, *, request_id: int, user: str) -> Reply:
         """The subject's values and the sample IDs a masked request message leaves out — for the requester

@@ -238,6 +238,13 @@ def m009_outbox_claims(db: Database) -> None:
     outbox.add_column("claim_expires", str)
 
 
+@migrations()
+def m010_redacted(db: Database) -> None:
+    """When a request's message was edited down to counts after it came to rest (or NULL: still to do,
+    which is how requests that ended before this version are found and edited after the upgrade)."""
+    db.table("requests").add_column("redacted_at", str)
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -45,6 +45,7 @@ class Request:
     minimised_at: str | None
     included_traces: int  # the approved set's size per kind (storage.items.included_counts)
     included_examples: int
+    redacted_at: str | None  # when the message was edited down to counts, once the request came to rest
 
     @property
     def label(self) -> str:
@@ -145,6 +146,17 @@ def claim(db: Database, *, where: str, params: Iterable[Any], owner: str, now: s
         return None
     db.execute("UPDATE requests SET claim_owner = ?, claim_expires = ? WHERE id = ?", [owner, expires, row[0]])
     return get(db, row[0])
+
+
+def unredacted(db: Database, states: Iterable[str]) -> list[int]:
+    """Requests in ``states`` whose message was never edited down to counts (they ended before the edit)."""
+    marks = ", ".join("?" for _ in states)
+    return [
+        row[0]
+        for row in db.execute(
+            f"SELECT id FROM requests WHERE state IN ({marks}) AND redacted_at IS NULL ORDER BY id", list(states)
+        )
+    ]
 
 
 def renew(db: Database, request_id: int, *, owner: str, expires: str) -> bool:

@@ -12,6 +12,7 @@ from test_subject_purge import file_subject
 
 from bot.clock import SandboxClock
 from bot.sandbox.world import BOB, World, running_world
+from storage import events, requests
 
 USER_ID = "subject-8842"
 EMAIL = "zoe.quinn@example.com"
@@ -54,3 +55,36 @@ def test_show_values_full_restores_the_values_for_teams_whose_identifiers_are_ps
         shown = request_message(world).render()
         assert f"`user_id` = `{USER_ID}`" in shown and "For example: trace `" in shown
         assert "[Show values]" not in shown
+
+
+def test_a_request_that_comes_to_rest_keeps_counts_only_and_older_ones_get_the_edit_after_an_upgrade(
+    world: World,
+) -> None:
+    assert world.people is not None and world.bot is not None
+    project = world.langsmith.add_project("prod-chat")
+    world.langsmith.add_traces(project, 3, metadata={"user_id": USER_ID})
+    file_subject(world, f"metadata user_id={USER_ID} email={EMAIL} --reason DSR-1")
+    root = request_message(world)
+    assert "•••42" in root.render()
+    world.people.dave.click(root, "Reject")
+
+    def redacted(_: object) -> bool:
+        current = next(m for m in world.slack.messages(root.channel) if m.ts == root.ts).render()
+        return "rejected" in current.lower() and "•••" not in current
+
+    world.slack.wait_for(redacted, timeout=15)
+    final = next(m for m in world.slack.messages(root.channel) if m.ts == root.ts).render()
+    assert "matching 2 pairs" in final and "3 traces in 1 project" in final and "[Show values]" not in final
+    db = world.bot.store.db
+    assert [e.kind for e in events.for_request(db, 1)].count("message_redacted") == 1
+
+    # A request that ended before this version redacted: found at start and edited the same way.
+    with world.bot.store.write() as write:
+        write.execute("UPDATE requests SET redacted_at = NULL WHERE id = 1")
+    updates = len(world.slack.calls("chat.update"))
+    world.stop_bot()
+    world.start_bot()
+    assert world.bot is not None
+    world.slack.wait_for(lambda s: len(s.calls("chat.update")) > updates, timeout=15)
+    assert [e.kind for e in events.for_request(world.bot.store.db, 1)].count("message_redacted") == 2
+    assert requests.get(world.bot.store.db, 1).redacted_at is not None
