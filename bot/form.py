@@ -127,7 +127,7 @@ def request_form(channel_id: str, *, response_url: str | None = None) -> JSON:
                 "Reason",
                 _text(multiline=True, max_length=grammar.REASON_MAX, placeholder="DSR-1042"),
                 optional=False,
-                hint="A ticket number or a sentence.",
+                hint="A ticket number or a sentence, never personal data: the channel shows it.",
             ),
             _input(TICKET, "Ticket", _text(max_length=grammar.TICKET_MAX, placeholder="DSR-1042")),
             _input(

@@ -125,11 +125,12 @@ Command = Request | Status | ListRequests | Cancel | Verify | Report | Help | Op
 HELP_TEXT = """\
 */purge* files a compliance purge in LangSmith; a second person approves it in the thread.
 
-*New requests* (--reason is required; --ticket and --due YYYY-MM-DD are optional):
+*New requests* (--reason is required: a ticket number or a sentence, never personal data, since the \
+channel shows it; --ticket and --due YYYY-MM-DD are optional):
 • `/purge traces my-project 0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f --reason "DSR-1042"`
   deletes traces by ID in one project (name or UUID); separate several IDs by spaces, commas or new lines.
 • `/purge metadata user_id=123 email=ada@example.com --reason "DSR-1042" --ticket DSR-1042`
-  deletes every trace whose metadata matches.
+  deletes every trace whose metadata matches, and the dataset examples that carry it.
 • `/purge examples user_id=123 --as-of 2026-05-01 --reason "DSR-1042" --due 2026-06-01`
   hard-deletes dataset examples whose metadata matches, in the version at --as-of (default: now) \
 and earlier versions.
