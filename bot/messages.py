@@ -112,6 +112,17 @@ def decision_button(label: str, action_id: str, style: str | None, request: Requ
         "value": decision_value(request),
         "text": {"type": "plain_text", "text": label},
     }
+    if action_id == APPROVE_ACTION:  # it starts an irreversible delete: Slack asks the approver to confirm
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": f"Approve {request.label}?"},
+            "text": {
+                "type": "plain_text",
+                "text": "LangSmith deletes what the preview shows once its weekend job runs. This cannot be undone.",
+            },
+            "confirm": {"type": "plain_text", "text": "Approve"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
+        }
     return button | ({"style": style} if style else {})
 
 
@@ -221,9 +232,9 @@ def _subject_preview(preview: dict[str, Any], show_values: bool) -> str:
     ]
     if samples and show_values:
         lines.append("For example: " + ", ".join(samples) + ".")
-    approve = [f"*Approving deletes these {plural(preview['traces'], 'trace', 'traces')}*"]
+    approve = [f"*Approving deletes {plural(preview['traces'], 'trace', 'traces')}*"]
     if preview["examples"]:
-        approve.append(f"hard-deletes these {plural(preview['examples'], 'example', 'examples')} in every version")
+        approve.append(f"hard-deletes {plural(preview['examples'], 'example', 'examples')} in every version")
     lines.append(", ".join(approve) + ".")
     if preview["project_count"] or preview.get("metadata_delete"):
         lines.append(

@@ -414,7 +414,8 @@ class Workflow:
             covered = [messages.plural(traces, "trace", "traces")]
             if request.kind != "traces":
                 covered.append(messages.plural(examples, "example", "examples"))
-            lines.append("Approved set: " + ", ".join(covered))
+            approving = request.state == State.AWAITING_APPROVAL
+            lines.append(("Approving deletes: " if approving else "Approved set: ") + ", ".join(covered))
         if request.decided_by:
             lines.append(f"Decided by <@{request.decided_by}>")
         for noun, (total, sent, size, size_sent) in progress:
