@@ -34,6 +34,7 @@ from bot.scheduler import CheckScheduler
 from bot.settings import Settings
 from bot.tasks import TaskContext
 from bot.verifier import Verifier
+from bot.visibility import Visibility
 from bot.worker import Worker
 from bot.workflow import Workflow
 from storage import claims
@@ -84,11 +85,13 @@ class PurgeBot:
             retry=tuning.retry,
         )
         self.approvers = Approvers(settings.purgebot_approvers, self.slack)
+        visibility = Visibility(self.slack, self.approvers)  # one membership cache for commands and App Home
         self.workflow = Workflow(
             store=self.store,
             slack=self.slack,
             langsmith=self.langsmith,
             approvers=self.approvers,
+            visibility=visibility,
             clock=self.clock,
             settings=settings,
             on_change=self.wake,
@@ -107,7 +110,12 @@ class PurgeBot:
         self.verifier = Verifier(context, approvers=self.approvers)
         self.deadlines = Deadlines(context, approvers=self.approvers)
         self.home = HomeTab(
-            store=self.store, slack=self.slack, approvers=self.approvers, clock=self.clock, settings=settings
+            store=self.store,
+            slack=self.slack,
+            approvers=self.approvers,
+            visibility=visibility,
+            clock=self.clock,
+            settings=settings,
         )
         self.minimiser = Minimiser(context)
         self.notifier = Notifier(

@@ -24,7 +24,6 @@ What each look asks depends on what was sent:
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -136,8 +135,7 @@ class Looker:
         unseen: list[Found] = []
         new_since = 0
         for project_id in sorted(listed):
-            runs = (run for page in lookup.find_traces(project_id, searched, window) for run in page)
-            while page := list(itertools.islice(runs, 1000)):
+            for page in lookup.find_traces(project_id, searched, window):  # one SQLite lookup a page
                 trace_ids = [run.trace_id for run in page]
                 approved = {item.value for item in items.sent_among(db, request.id, items.TRACE, trace_ids)}
                 held = items.holds(db, request.id, items.TRACE, trace_ids)

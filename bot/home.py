@@ -107,14 +107,21 @@ class HomeTab:
     """Assembles one person's home tab from the database (and Slack, for thread links)."""
 
     def __init__(
-        self, *, store: Store, slack: WebClient, approvers: Approvers, clock: Clock, settings: Settings
+        self,
+        *,
+        store: Store,
+        slack: WebClient,
+        approvers: Approvers,
+        visibility: Visibility,
+        clock: Clock,
+        settings: Settings,
     ) -> None:
         self._store = store
         self._slack = slack
         self._approvers = approvers
         self._clock = clock
         self._settings = settings
-        self._visibility = Visibility(slack, approvers)
+        self._visibility = visibility
 
     def view_for(self, user: str, *, notice: str | None = None) -> dict[str, Any]:
         now = self._clock.now()

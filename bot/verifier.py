@@ -379,13 +379,6 @@ def _sent_kinds(request: Request) -> list[str]:
     return kinds + ([checks.EXAMPLES] if request.included_examples else [])
 
 
-def _grouped(found: Iterable[Found]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for item in found:
-        grouped[item.container].append(item.value)
-    return grouped
-
-
 def _batches_of(found: list[Found], *, by_container: bool) -> Iterable[tuple[str | None, list[Found]]]:
     """Re-send batches: ≤1000 per project for traces, ≤1000 across datasets for examples."""
     if not by_container:

@@ -78,6 +78,7 @@ class Workflow:
         slack: WebClient,
         langsmith: LangSmithClient,
         approvers: Approvers,
+        visibility: Visibility,
         clock: Clock,
         settings: Settings,
         on_change: Callable[[], None],
@@ -86,7 +87,7 @@ class Workflow:
         self._slack = slack
         self._langsmith = langsmith
         self._approvers = approvers
-        self._visibility = Visibility(slack, approvers)
+        self._visibility = visibility
         self._clock = clock
         self._settings = settings
         self._on_change = on_change

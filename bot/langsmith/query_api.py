@@ -143,8 +143,6 @@ class QueryApiChoice:
 class RunQueries(Protocol):
     """What each API module offers (:class:`~bot.langsmith.runs_v1.RunsV1`, :class:`~bot.langsmith.runs_v2.RunsV2`)."""
 
-    page_size: int
-
     def find_traces(self, project_id: str, pairs: Pairs, window: Window) -> Iterator[list[FoundRun]]: ...
 
     def existing_traces(self, project_id: str, trace_ids: list[str], window: Window) -> Iterator[list[FoundRun]]: ...

@@ -26,7 +26,6 @@ class RunsV1(RunQueryRoute):
     """v1 run queries of one workspace."""
 
     gone_statuses = frozenset({404, 410})
-    page_size = PAGE_SIZE
 
     def find_traces(self, project_id: str, pairs: Pairs, window: Window) -> Iterator[list[FoundRun]]:
         """Pages of root runs of traces in which any run carries any pair, started in the window

@@ -33,7 +33,6 @@ class RunsV2(RunQueryRoute):
     """v2 run queries of one workspace."""
 
     gone_statuses = frozenset({404})
-    page_size = PAGE_SIZE
 
     def find_traces(self, project_id: str, pairs: Pairs, window: Window) -> Iterator[list[FoundRun]]:
         """Pages of root runs of traces in which any run carries any pair (``tree_filter`` reaches
