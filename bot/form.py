@@ -11,9 +11,11 @@ Decisions where the contract is silent:
 
 - The kind is a required radio choice without a default: a purge is not filed by leaving a form's
   first answer as it was.
-- A field that does not belong to the chosen kind must be empty (trace IDs on a metadata request,
-  an as-of on a trace request): a leftover from changing one's mind must not be silently dropped,
-  just as ``--as-of`` on ``/purge metadata`` is refused.
+- The form shows the fields of the chosen kind only: the kind selector dispatches its choice and
+  the form is re-built for it with ``views.update``, so nobody reads fields that do not apply.
+  A field that does not belong to the chosen kind must still be empty on submit (a view that
+  was not updated, a payload sent without Slack's client): a leftover from changing one's mind
+  must not be silently dropped, just as ``--as-of`` on ``/purge metadata`` is refused.
 - Text fields are checked against the ``max_length`` the form declares even though Slack enforces
   it, since a payload can be sent without Slack's client.
 - ``private_metadata`` also carries the slash command's ``response_url``, so a refusal still
@@ -59,11 +61,17 @@ class FormErrors(Exception):
         self.errors = errors
 
 
-def request_form(channel_id: str, *, response_url: str | None = None) -> JSON:
-    """The modal for ``views.open``; ``channel_id`` (and ``response_url``) come back on submit."""
+def request_form(channel_id: str, *, response_url: str | None = None, kind: str | None = None) -> JSON:
+    """The modal for ``views.open``; ``channel_id`` (and ``response_url``) come back on submit.
+
+    It shows the fields of ``kind`` only; with no kind chosen yet, the fields every kind shares. The
+    kind selector dispatches its choice, and :func:`form_for_kind` builds the ``views.update``.
+    """
     metadata: JSON = {"channel": channel_id}
     if response_url:
         metadata["response_url"] = response_url
+    fields = _KIND_FIELDS.get(kind or "", ())
+    guide = [] if kind in _KIND_NAMES else [_CHOOSE_FIRST]
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
@@ -72,79 +80,31 @@ def request_form(channel_id: str, *, response_url: str | None = None) -> JSON:
         "close": _plain("Cancel"),
         "private_metadata": json.dumps(metadata, separators=(",", ":")),
         "blocks": [
-            {
-                "type": "section",
-                "block_id": "intro",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "Files a compliance purge in LangSmith. Nothing is deleted until a second "
-                    "person approves it in the request's thread.",
-                },
-            },
-            _input(
-                KIND,
-                "What to purge",
-                {
-                    "type": "radio_buttons",
-                    "options": [
-                        _option(TRACES, "Traces by ID", "Traces in one project, by trace ID."),
-                        _option(
-                            METADATA,
-                            "Metadata: traces and dataset examples",
-                            "Anything in the workspace whose metadata matches a key=value pair.",
-                        ),
-                        _option(
-                            EXAMPLES,
-                            "Examples only",
-                            "Dataset examples matching a pair, as of a time and in earlier versions.",
-                        ),
-                    ],
-                },
-            ),
-            _input(
-                PROJECT,
-                "Project (traces by ID)",
-                _text(placeholder="prod-chat"),
-                hint="The LangSmith project's exact name, or its UUID.",
-            ),
-            _input(
-                TRACE_IDS,
-                "Trace IDs (traces by ID)",
-                _text(multiline=True, max_length=FIELD_MAX, placeholder="0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f"),
-                hint="One per line, or separated by spaces or commas. The field holds 3,000 characters, "
-                "about 80 IDs; for more, use a metadata request.",
-            ),
-            _input(
-                PAIRS,
-                "Key=value pairs (metadata, examples)",
-                _text(multiline=True, max_length=FIELD_MAX, placeholder="user_id=123"),
-                hint='One per line or separated by spaces; quote a value with spaces: name="Ada Lovelace". '
-                "Type values literally, not as @mentions. Several pairs are OR-matched: anything "
-                "matching any one of them is purged.",
-            ),
-            _input(
-                REASON,
-                "Reason",
-                _text(multiline=True, max_length=grammar.REASON_MAX, placeholder="DSR-1042"),
-                optional=False,
-                hint="A ticket number or a sentence, never personal data: the channel shows it.",
-            ),
-            _input(TICKET, "Ticket", _text(max_length=grammar.TICKET_MAX, placeholder="DSR-1042")),
-            _input(
-                DUE,
-                "Due date",
-                {"type": "datepicker", "placeholder": _plain("Default: the standard deadline")},
-                hint="Set it from the ticket: GDPR counts one calendar month from the subject's request.",
-            ),
-            _input(
-                AS_OF,
-                "As of (examples only)",
-                _text(placeholder="2026-05-01 or 2026-05-01T12:00:00Z"),
-                hint="The dataset version to search, as an ISO-8601 date or time (UTC without a zone); "
-                "earlier versions are searched too. Default: now.",
-            ),
+            _INTRO,
+            _kind_block(kind),
+            *guide,
+            *(_FIELD_BLOCKS[name] for name in fields),
+            *(_FIELD_BLOCKS[name] for name in (REASON, TICKET, DUE)),
         ],
     }
+
+
+def form_for_kind(view: JSON, kind: str | None) -> JSON | None:
+    """The open form re-built for the kind just chosen, for ``views.update``; None when damaged.
+
+    Blocks keep their IDs, so Slack keeps what was typed in the fields both kinds share.
+    """
+    channel = _metadata(view).get("channel")
+    if not isinstance(channel, str) or not channel or view.get("callback_id") != CALLBACK_ID:
+        return None
+    return request_form(channel, response_url=response_url(view), kind=kind if kind in _KIND_NAMES else None)
+
+
+def chosen_kind(action: JSON) -> str | None:
+    """The kind a ``block_actions`` action on the kind selector chose."""
+    option = action.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def read_submission(view: JSON, *, now: datetime) -> tuple[grammar.Request, str]:
@@ -302,3 +262,78 @@ def _input(block: str, label: str, element: JSON, *, optional: bool | None = Non
     if hint:
         block_json["hint"] = _plain(hint)
     return block_json
+
+
+def _kind_block(kind: str | None) -> JSON:
+    element: JSON = {"type": "radio_buttons", "options": _KIND_OPTIONS}
+    chosen = next((option for option in _KIND_OPTIONS if option["value"] == kind), None)
+    if chosen is not None:
+        element["initial_option"] = chosen
+    return {**_input(KIND, "What to purge", element), "dispatch_action": True}
+
+
+_INTRO: JSON = {
+    "type": "section",
+    "block_id": "intro",
+    "text": {
+        "type": "mrkdwn",
+        "text": "Files a compliance purge in LangSmith. Nothing is deleted until a second "
+        "person approves it in the request's thread.",
+    },
+}
+_CHOOSE_FIRST: JSON = {
+    "type": "context",
+    "block_id": "choose_kind",
+    "elements": [{"type": "mrkdwn", "text": "Choose what to purge; the form then asks for what that kind needs."}],
+}
+_KIND_OPTIONS = [
+    _option(TRACES, "Traces by ID", "Traces in one project, by trace ID."),
+    _option(
+        METADATA,
+        "Metadata: traces and dataset examples",
+        "Anything in the workspace whose metadata matches a key=value pair.",
+    ),
+    _option(EXAMPLES, "Examples only", "Dataset examples matching a pair, as of a time and in earlier versions."),
+]
+_FIELD_BLOCKS: dict[str, JSON] = {
+    PROJECT: _input(
+        PROJECT, "Project", _text(placeholder="prod-chat"), hint="The LangSmith project's exact name, or its UUID."
+    ),
+    TRACE_IDS: _input(
+        TRACE_IDS,
+        "Trace IDs",
+        _text(multiline=True, max_length=FIELD_MAX, placeholder="0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f"),
+        hint="One per line, or separated by spaces or commas. The field holds 3,000 characters, "
+        "about 80 IDs; for more, use a metadata request.",
+    ),
+    PAIRS: _input(
+        PAIRS,
+        "Key=value pairs",
+        _text(multiline=True, max_length=FIELD_MAX, placeholder="user_id=123"),
+        hint='One per line or separated by spaces; quote a value with spaces: name="Ada Lovelace". '
+        "Type values literally, not as @mentions. Several pairs are OR-matched: anything "
+        "matching any one of them is purged.",
+    ),
+    AS_OF: _input(
+        AS_OF,
+        "As of",
+        _text(placeholder="2026-05-01 or 2026-05-01T12:00:00Z"),
+        hint="The dataset version to search, as an ISO-8601 date or time (UTC without a zone); "
+        "earlier versions are searched too. Default: now.",
+    ),
+    REASON: _input(
+        REASON,
+        "Reason",
+        _text(multiline=True, max_length=grammar.REASON_MAX, placeholder="DSR-1042"),
+        optional=False,
+        hint="A ticket number or a sentence, never personal data: the channel shows it.",
+    ),
+    TICKET: _input(TICKET, "Ticket", _text(max_length=grammar.TICKET_MAX, placeholder="DSR-1042")),
+    DUE: _input(
+        DUE,
+        "Due date",
+        {"type": "datepicker", "placeholder": _plain("Default: the standard deadline")},
+        hint="Set it from the ticket: GDPR counts one calendar month from the subject's request.",
+    ),
+}
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {TRACES: (PROJECT, TRACE_IDS), METADATA: (PAIRS,), EXAMPLES: (PAIRS, AS_OF)}

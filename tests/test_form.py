@@ -31,21 +31,20 @@ ID2 = "9a8b7c6d-5e4f-4a3b-8c1d-0e9f8a7b6c5d"
 
 
 def submitted(kind: str | None = "traces", channel: str = "C0PRIVACY", **fields: str) -> dict[str, Any]:
-    """A view as Slack echoes it on submit: the form's blocks, its metadata and the given values."""
-    view = form.request_form(channel)
-    values: dict[str, Any] = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        block_id, element = block["block_id"], block["element"]
-        if element["type"] == "radio_buttons":
-            option = {"value": kind, "text": {"type": "plain_text", "text": str(kind)}} if kind else None
-            state: dict[str, Any] = {"type": "radio_buttons", "selected_option": option}
-        elif element["type"] == "datepicker":
-            state = {"type": "datepicker", "selected_date": fields.get(block_id)}
-        else:
-            state = {"type": "plain_text_input", "value": fields.get(block_id)}
-        values[block_id] = {element["action_id"]: state}
+    """A view as Slack echoes it on submit: the form for ``kind``, its metadata and the given values.
+
+    A field the form for ``kind`` does not show is sent all the same when given, as a view that was
+    not updated (or a payload sent without Slack's client) would send it.
+    """
+    view = form.request_form(channel, kind=kind)
+    option = {"value": kind, "text": {"type": "plain_text", "text": str(kind)}} if kind else None
+    values: dict[str, Any] = {"kind": {"kind": {"type": "radio_buttons", "selected_option": option}}}
+    shown = {block["block_id"] for block in view["blocks"] if block["type"] == "input"}
+    for block_id in shown | set(fields):
+        if block_id == "due":
+            values[block_id] = {block_id: {"type": "datepicker", "selected_date": fields.get(block_id)}}
+        elif block_id != "kind":
+            values[block_id] = {block_id: {"type": "plain_text_input", "value": fields.get(block_id)}}
     return {**view, "id": "V1", "hash": "1.abc", "state": {"values": values}}
 
 
@@ -63,7 +62,7 @@ def errors(kind: str | None = "traces", **fields: str) -> dict[str, str]:
 
 
 def test_the_modal_carries_the_channel_and_stable_block_ids() -> None:
-    view = form.request_form("C0PRIVACY", response_url="https://hooks.slack.com/commands/T1/2/x")
+    view = form.request_form("C0PRIVACY", response_url="https://hooks.slack.com/commands/T1/2/x", kind="traces")
 
     assert view["type"] == "modal" and view["callback_id"] == form.CALLBACK_ID
     assert json.loads(view["private_metadata"]) == {
@@ -71,9 +70,11 @@ def test_the_modal_carries_the_channel_and_stable_block_ids() -> None:
         "response_url": "https://hooks.slack.com/commands/T1/2/x",
     }
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
-    assert list(inputs) == ["kind", "project", "trace_ids", "pairs", "reason", "ticket", "due", "as_of"]
+    assert list(inputs) == ["kind", "project", "trace_ids", "reason", "ticket", "due"]
     assert [name for name, block in inputs.items() if not block["optional"]] == ["kind", "reason"]
     assert [o["value"] for o in inputs["kind"]["element"]["options"]] == ["traces", "metadata", "examples"]
+    assert inputs["kind"]["dispatch_action"] is True  # a choice is sent at once, so the form can follow it
+    assert inputs["kind"]["element"]["initial_option"]["value"] == "traces"
     assert inputs["trace_ids"]["element"]["max_length"] == 3000
     assert "about 80 IDs; for more, use a metadata request" in inputs["trace_ids"]["hint"]["text"]
     assert inputs["due"]["element"]["type"] == "datepicker"
@@ -84,6 +85,38 @@ def test_the_modal_carries_the_channel_and_stable_block_ids() -> None:
         assert len(option["text"]["text"]) <= 75 and len(option["description"]["text"]) <= 75
     assert len(view["private_metadata"]) <= 3000
     assert form.response_url(submitted()) is None  # not carried when the command had none
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        (None, ["kind", "reason", "ticket", "due"]),
+        ("traces", ["kind", "project", "trace_ids", "reason", "ticket", "due"]),
+        ("metadata", ["kind", "pairs", "reason", "ticket", "due"]),
+        ("examples", ["kind", "pairs", "as_of", "reason", "ticket", "due"]),
+    ],
+)
+def test_the_form_for_a_kind_shows_its_fields(kind: str | None, fields: list[str]) -> None:
+    opened = {**form.request_form("C0PRIVACY", response_url="https://hooks.slack.com/commands/T1/2/x"), "id": "V1"}
+
+    rebuilt = form.form_for_kind(opened, kind)
+
+    assert rebuilt is not None
+    assert [b["block_id"] for b in rebuilt["blocks"] if b["type"] == "input"] == fields
+    assert rebuilt["private_metadata"] == opened["private_metadata"]
+    guide = [b for b in rebuilt["blocks"] if b["block_id"] == "choose_kind"]
+    assert bool(guide) is (kind is None)
+
+
+def test_a_choice_on_another_view_or_an_unknown_kind_is_not_followed() -> None:
+    opened = form.request_form("C0PRIVACY")
+
+    assert form.form_for_kind(opened | {"callback_id": "other"}, "traces") is None
+    assert form.form_for_kind(opened | {"private_metadata": "C0PRIVACY"}, "traces") is None
+    nuked = form.form_for_kind(opened, "nuke")
+    assert nuked is not None and "initial_option" not in nuked["blocks"][1]["element"]
+    assert form.chosen_kind({"selected_option": {"value": "metadata"}}) == "metadata"
+    assert form.chosen_kind({"selected_option": None}) is None
 
 
 # --- valid submissions -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ SCOPES_OF_METHOD: dict[str, frozenset[str]] = {
     "chat.getPermalink": frozenset(),
     "auth.test": frozenset(),
     "views.open": frozenset(),
+    "views.update": frozenset(),
     "views.publish": frozenset(),
     # slack_sdk's helper: files.getUploadURLExternal, the upload, files.completeUploadExternal
     "files.upload.v2": frozenset({"files:write"}),

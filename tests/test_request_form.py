@@ -12,7 +12,7 @@ from typing import Any
 
 from e2e import WAIT, ephemeral_texts, request_message, wait_ephemeral
 
-from bot.sandbox.slack_server import View
+from bot.sandbox.slack_server import FakeSlack, View
 from bot.sandbox.world import ALICE, REQUESTS_CHANNEL, World
 from storage import events, items, pairs, requests
 
@@ -39,10 +39,38 @@ def values(kind: str | None = None, *, due: str | None = None, **fields: str) ->
     return state
 
 
-def submit(world: World, view: View, form_values: dict[str, Any]) -> Any:
-    """Alice presses Submit; returns the ack's JSON body, or None when it had none (the modal closes)."""
+def choose_kind(world: World, view: View, kind: str) -> View:
+    """Alice picks the kind; returns the form as purgebot re-built it (``views.update``)."""
     assert world.people is not None
-    delivered = world.people.alice.submit(view, form_values)
+    view = current(world.slack, view)  # the form as it is now, not as it was opened
+    if _chosen(view) == kind:
+        return view
+    delivered = world.people.alice.choose(view, "kind", kind)
+    assert delivered.status == 200 and delivered.body == "", delivered.body
+    world.slack.wait_for(lambda s: _chosen(current(s, view)) == kind, timeout=WAIT)
+    return current(world.slack, view)
+
+
+def current(slack: FakeSlack, view: View) -> View:
+    return next(v for v in slack.views() if v.id == view.id)
+
+
+def _chosen(view: View) -> str | None:
+    kind = next(b for b in view.view["blocks"] if b["block_id"] == "kind")
+    option = kind["element"].get("initial_option")
+    return option["value"] if option else None
+
+
+def submit(world: World, view: View, form_values: dict[str, Any]) -> Any:
+    """Alice picks the kind in ``form_values``, fills in the rest and presses Submit.
+
+    Returns the ack's JSON body, or None when it had none (the modal closes).
+    """
+    assert world.people is not None
+    kind = form_values.get("kind", {}).get("kind", {}).get("selected_option", {}).get("value")
+    if kind is not None:
+        view = choose_kind(world, view, kind)
+    delivered = world.people.alice.submit(current(world.slack, view), form_values)
     assert delivered.status == 200, delivered.body
     return delivered.json() if delivered.body else None
 
@@ -59,8 +87,42 @@ def test_a_bare_purge_opens_the_form_for_its_channel(world: World) -> None:
     metadata = json.loads(view.private_metadata)
     assert metadata["channel"] == REQUESTS_CHANNEL
     assert metadata["response_url"].startswith(world.slack_url + "/response/")
-    blocks = {b["block_id"] for b in view.view["blocks"] if b["type"] == "input"}
-    assert blocks == {"kind", "project", "trace_ids", "pairs", "reason", "ticket", "due", "as_of"}
+    assert inputs(view) == ["kind", "reason", "ticket", "due"]  # the fields of a kind follow its choice
+    assert ephemeral_texts(world, ALICE) == []
+
+
+def inputs(view: View) -> list[str]:
+    return [b["block_id"] for b in view.view["blocks"] if b["type"] == "input"]
+
+
+def test_the_form_shows_the_fields_of_the_chosen_kind(world: World) -> None:
+    view = open_form(world)
+
+    shown = {kind: inputs(view := choose_kind(world, view, kind)) for kind in ("traces", "examples", "metadata")}
+
+    assert shown == {
+        "traces": ["kind", "project", "trace_ids", "reason", "ticket", "due"],
+        "examples": ["kind", "pairs", "as_of", "reason", "ticket", "due"],
+        "metadata": ["kind", "pairs", "reason", "ticket", "due"],
+    }
+    updates = world.slack.calls("views.update")
+    assert len(updates) == 3 and all(call.params["view_id"] == view.id and call.params["hash"] for call in updates)
+    assert json.loads(view.private_metadata)["channel"] == REQUESTS_CHANNEL  # the channel survives each update
+    assert submit(world, view, values("metadata", pairs="user_id=123", reason="DSR-1042")) is None
+    request_message(world, 1)
+
+
+def test_a_stale_choice_does_not_overwrite_a_newer_one(world: World) -> None:
+    """Slack refuses an update whose hash is stale (hash_conflict): the newer form stays."""
+    assert world.people is not None
+    opened = open_form(world)
+    newer = choose_kind(world, opened, "metadata")
+
+    world.people.alice.choose(opened, "kind", "traces")  # a click on the form as it was before
+    world.slack.wait_for(lambda s: len(s.calls("views.update")) == 2, timeout=WAIT)
+
+    assert world.slack.calls("views.update")[1].error == "hash_conflict"
+    assert inputs(current(world.slack, opened)) == inputs(newer)
     assert ephemeral_texts(world, ALICE) == []
 
 
@@ -174,7 +236,7 @@ def test_a_metadata_form_request_searches_by_its_pairs(world: World) -> None:
 
 def test_an_unknown_project_is_told_in_the_channel_and_a_replay_files_nothing(world: World) -> None:
     assert world.people is not None
-    view = open_form(world)
+    view = choose_kind(world, open_form(world), "traces")
 
     delivered = world.people.alice.submit(
         view,
@@ -200,7 +262,7 @@ def test_an_unknown_project_is_told_in_the_channel_and_a_replay_files_nothing(wo
 def test_a_replayed_submission_files_once(world: World) -> None:
     project = world.langsmith.add_project("prod-chat")
     ids = world.langsmith.add_traces(project, 2)
-    view = open_form(world)
+    view = choose_kind(world, open_form(world), "traces")
     assert world.people is not None
     delivered = world.people.alice.submit(
         view, values("traces", project="prod-chat", trace_ids=" ".join(ids), reason="DSR-1042")

@@ -286,6 +286,50 @@ class Delivery(ABC):
         }
         return self._send_interactive(payload, trigger_id=trigger, response_url=None)
 
+    def choose_in_view(self, *, user_id: str, view: View, block_id: str, value: str) -> Delivered:
+        """Pick option ``value`` of the radio buttons in the modal's input block ``block_id``.
+
+        Slack sends a ``block_actions`` payload for an input block only when it sets
+        ``dispatch_action``; without it nothing is sent until Submit, so this raises instead of
+        delivering something Slack never would. An option the element does not offer raises too.
+        """
+        block = next((b for b in view.view.get("blocks", []) if b.get("block_id") == block_id), None)
+        if block is None or block.get("type") != "input":
+            raise LookupError(f"view {view.id} has no input block {block_id!r}")
+        if not block.get("dispatch_action"):
+            raise LookupError(f"input block {block_id!r} does not dispatch its actions: Slack would send nothing")
+        element = block["element"]
+        option = next((o for o in element.get("options", []) if o.get("value") == value), None)
+        if option is None:
+            raise LookupError(f"block {block_id!r} offers no option {value!r}")
+        selected: JSON = {"type": element["type"], "selected_option": option}
+        state = copy.deepcopy(view.view.get("state") or {"values": {}})
+        state.setdefault("values", {})[block_id] = {element["action_id"]: selected}
+        trigger = self._new_trigger_id()
+        self.slack.register_trigger(trigger, user_id=user_id)
+        payload: JSON = {
+            "type": "block_actions",
+            "user": self._user_json(user_id),
+            "api_app_id": self.api_app_id,
+            "token": LEGACY_VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view.id},
+            "trigger_id": trigger,
+            "team": {"id": self.team_id, "domain": self.slack.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": view.view | {"state": state},
+            "actions": [
+                {
+                    "type": element["type"],
+                    "action_id": element["action_id"],
+                    "block_id": block_id,
+                    "selected_option": option,
+                    "action_ts": self._new_action_ts(),
+                }
+            ],
+        }
+        return self._send_interactive(payload, trigger_id=trigger, response_url=None)
+
     @abstractmethod
     def replay(self, delivered: Delivered) -> Delivered:
         """Send an earlier delivery's payload again: a retried or replayed request."""
@@ -597,6 +641,10 @@ class Person(Generic[D]):
         return self.delivery.submit_view(
             user_id=self.user_id, view=view.view if isinstance(view, View) else view, values=values
         )
+
+    def choose(self, view: View, block_id: str, value: str) -> Delivered:
+        """Pick ``value`` in the modal's radio buttons ``block_id`` (a dispatched choice, see ``choose_in_view``)."""
+        return self.delivery.choose_in_view(user_id=self.user_id, view=view, block_id=block_id, value=value)
 
     def ephemerals(self) -> list[Ephemeral]:
         """What only this person was shown (``chat.postEphemeral`` and ephemeral ``respond()``)."""

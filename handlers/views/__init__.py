@@ -1,4 +1,4 @@
-"""Modal listeners: the request form's Submit."""
+"""Modal listeners: the request form's kind selector and its Submit."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from slack_bolt import App
 
 from bot.clock import Clock
 from bot.workflow import Workflow
-from handlers.views import request_form
+from handlers.views import form_kind, request_form
 
 
 def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+    form_kind.register(app)
     request_form.register(app, workflow=workflow, clock=clock)

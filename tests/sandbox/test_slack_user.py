@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox.serving import serve
-from bot.sandbox.slack_server import FakeSlack, create_app
+from bot.sandbox.slack_server import FakeSlack, View, create_app
 from bot.sandbox.slack_user import SlackDelivery, SlackUser
 
 SECRET = "s3cret"
@@ -315,3 +315,32 @@ def test_forged_and_stale_signatures_are_refused(harness: Harness) -> None:
     assert len(harness.seen) == 1
     fresh = harness.delivery.post_raw(body, headers=harness.delivery.signed_headers(body))
     assert (fresh.status, fresh.body) == (200, "got: help")
+
+
+def test_a_choice_is_delivered_only_where_slack_would_send_one(harness: Harness) -> None:
+    """Slack sends block_actions from an input block only with dispatch_action, and only for an offered option."""
+    radio = {
+        "type": "radio_buttons",
+        "action_id": "kind",
+        "options": [{"text": {"type": "plain_text", "text": "A"}, "value": "a"}],
+    }
+    blocks = [
+        {"type": "input", "block_id": "quiet", "label": {"type": "plain_text", "text": "Q"}, "element": radio},
+        {
+            "type": "input",
+            "block_id": "kind",
+            "dispatch_action": True,
+            "label": {"type": "plain_text", "text": "K"},
+            "element": radio,
+        },
+    ]
+    view = View("V1", "UALICE", {"id": "V1", "type": "modal", "blocks": blocks, "hash": "1.a"})
+    alice = SlackUser(harness.delivery, "UALICE")
+
+    with pytest.raises(LookupError, match="does not dispatch"):
+        alice.choose(view, "quiet", "a")
+    with pytest.raises(LookupError, match="no option 'b'"):
+        alice.choose(view, "kind", "b")
+    with pytest.raises(LookupError, match="no input block 'missing'"):
+        alice.choose(view, "missing", "a")
+    assert harness.seen == []
