@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.clock import parse_utc
 from bot.masking import mask
-from bot.states import RESTING
+from bot.states import RESTING, in_words
 from storage.requests import Request
 
 APPROVE_ACTION = "purge_approve"
@@ -36,10 +37,21 @@ def plural(n: int, singular: str, many: str) -> str:
     return f"{n:,} {singular if n == 1 else many}"
 
 
-def when(moment: datetime, tz: ZoneInfo) -> str:
-    """A time as a person reads it, in the configured zone: ``Mon 30 Nov 2026 09:00 UTC``."""
+def when_text(moment: datetime, tz: ZoneInfo) -> str:
+    """A time as plain text in the configured zone, for files and terminals: ``Mon 30 Nov 2026 09:00 UTC``."""
     local = moment.astimezone(tz)
     return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or str(tz))
+
+
+def when(moment: datetime, tz: ZoneInfo) -> str:
+    """A time in a Slack message: ``<!date^…>``, so each reader sees it in their own time zone.
+
+    Slack clients that cannot format it show the fallback, :func:`when_text` in the configured zone.
+    """
+    return f"<!date^{int(moment.timestamp())}^{SLACK_DATE_FORMAT}|{when_text(moment, tz)}>"
+
+
+SLACK_DATE_FORMAT = "{date_long_pretty} {time}"  # "Monday, November 30th, 2026 9:00 AM", or "today 9:00 AM"
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -78,7 +90,7 @@ def request_message(
     ended = state in RESTING  # redacted: counts remain, values and samples go, even unmasked ones
     shown_values = show_values and not ended
     blocks = [
-        _section(_headline(request, [] if ended else pairs, shown_values, pair_count=len(pairs))),
+        _section(_headline(request, [] if ended else pairs, shown_values, pair_count=len(pairs), tz=tz)),
         _context(_facts(request)),
         _section(preview_text(request, searching, show_values=shown_values)),
     ]
@@ -126,7 +138,9 @@ def decision_button(label: str, action_id: str, style: str | None, request: Requ
     return button | ({"style": style} if style else {})
 
 
-def _headline(request: Request, pairs: Sequence[tuple[str, str]], show_values: bool, *, pair_count: int) -> str:
+def _headline(
+    request: Request, pairs: Sequence[tuple[str, str]], show_values: bool, *, pair_count: int, tz: ZoneInfo
+) -> str:
     head = f":wastebasket: *{request.label}* — "
     if request.kind == "traces":
         return (
@@ -143,7 +157,7 @@ def _headline(request: Request, pairs: Sequence[tuple[str, str]], show_values: b
             "every project and every dataset, including earlier dataset versions."
             if request.kind == "metadata"
             else "every dataset, including earlier versions, "
-            f"as of {request.as_of[:19].replace('T', ' ') if request.as_of else 'filing'} UTC."
+            f"as of {when(parse_utc(request.as_of), tz) if request.as_of else 'filing'}."
         )
     )
 
@@ -159,7 +173,7 @@ def _facts(request: Request) -> str:
 
 def summary_text(request: Request) -> str:
     """One line about the request for lists and fallbacks — counts and names, never subject values."""
-    state = request.state.replace("_", " ")
+    state = in_words(request.state)
     if request.kind == "traces":
         return f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in {escape(request.project)} ({state})"
     preview = request.preview_data or {}

@@ -127,7 +127,7 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
     request, decision = report["request"], report["decision"]
 
     def when(text: str | None) -> str:
-        return messages.when(parse_utc(text), tz) if text else "—"
+        return messages.when_text(parse_utc(text), tz) if text else "—"
 
     sent = [b for b in report["batches"] if b["state"] == batches.SENT]
     lines = [

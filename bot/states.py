@@ -54,6 +54,11 @@ RESTING = FINAL | {State.FAILED, State.UNVERIFIED}
 CHECKABLE = frozenset({State.SUBMITTED, State.UNVERIFIED, State.FAILED, State.VERIFIED})  # deletes were sent
 
 
+def in_words(state: str) -> str:
+    """A state as people read it: ``awaiting_approval`` is "awaiting approval"."""
+    return state.replace("_", " ")
+
+
 class TransitionRefused(Exception):
     """The state machine has no such move for that actor."""
 

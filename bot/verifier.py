@@ -26,7 +26,7 @@ from bot.findings import CannotVerify, Findings, Looker
 from bot.journal import Journal
 from bot.langsmith import LangSmithError, ProjectNotVisible
 from bot.schedule import MAX_RECHECKS, next_check_at
-from bot.states import CHECKABLE, Actor, State, sources
+from bot.states import CHECKABLE, Actor, State, in_words, sources
 from bot.tasks import ACTOR, TaskContext
 from bot.workflow import items_digest
 from storage import batches, checks, items, requests
@@ -92,7 +92,8 @@ class Verifier:
             request = requests.get(db, request_id)
             if request.state not in CHECKABLE:
                 raise NothingToCheck(
-                    f"{request.label} is {request.state}: there is nothing to check until its deletes were sent"
+                    f"{request.label} is {in_words(request.state)}: "
+                    "there is nothing to check until its deletes were sent"
                 )
             minimised = messages.minimised_refusal(request)
             if minimised is not None:

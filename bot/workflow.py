@@ -27,7 +27,7 @@ from bot.grammar import ExamplesRequest, MetadataRequest, TracesRequest
 from bot.journal import Journal
 from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
-from bot.states import CHECKABLE, FINAL, RESTING, Actor, State, sources
+from bot.states import CHECKABLE, FINAL, RESTING, Actor, State, in_words, sources
 from bot.visibility import Visibility, not_yours
 from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
@@ -334,9 +334,9 @@ class Workflow:
             if request.state in _APPROVED_SINCE:
                 # Name the decision, not the executor's later state: "already submitted by <@bob>"
                 # would credit the approver with what the bot did after the approval.
-                now = "" if request.state == State.APPROVED else f" (now {request.state.replace('_', ' ')})"
+                now = "" if request.state == State.APPROVED else f" (now {in_words(request.state)})"
                 return f"{request.label} is already approved{by}{now}; nothing changed."
-            return f"{request.label} is already {request.state.replace('_', ' ')}{by}; nothing changed."
+            return f"{request.label} is already {in_words(request.state)}{by}; nothing changed."
         if request.preview_digest is None:
             return f"The preview of {request.label} is not ready yet; decide once it is posted."
         if preview_digest != request.preview_digest:
@@ -374,7 +374,7 @@ class Workflow:
             )
             if not moved:
                 return Reply(
-                    f"{request.label} is {request.state.replace('_', ' ')}; only a request awaiting "
+                    f"{request.label} is {in_words(request.state)}; only a request awaiting "
                     "approval can be cancelled."
                 )
             journal = self._journal_for(db, now)
@@ -405,7 +405,7 @@ class Workflow:
             traces, examples = request.included_traces, request.included_examples
         tz = self._settings.purgebot_timezone
         lines = [
-            f"{request.label}: {request.state}",
+            f"{request.label}: {in_words(request.state)}",
             f"{messages.summary_text(request)} · filed by <@{request.requester}> · "
             f"reason: {messages.escape(request.reason)}"
             + (f" · ticket {messages.escape(request.ticket)}" if request.ticket else "")
@@ -456,7 +456,7 @@ class Workflow:
             hidden = " you may see" if latest else ""
             return Reply(f"No requests{hidden}{' in state ' + state if state else ''}.")
         lines = [
-            f"*{r.label}* · {r.state} · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r)
+            f"*{r.label}* · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r)
             for r in found
         ]
         return Reply("\n".join(lines))
@@ -512,7 +512,7 @@ class Workflow:
                 return request
             if request.state not in CHECKABLE:
                 return Reply(
-                    f"{request.label} is {request.state.replace('_', ' ')}: there is nothing to check until "
+                    f"{request.label} is {in_words(request.state)}: there is nothing to check until "
                     "its deletes were sent."
                 )
             minimised = messages.minimised_refusal(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.clock import SandboxClock, parse_utc
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_server import Message, readable
 from bot.sandbox.world import REQUESTS_CHANNEL, World
 from storage import checks, requests
 
@@ -45,7 +45,7 @@ def _root(world: World, number: int) -> Message | None:
 
 
 def thread(world: World, root: Message) -> list[str]:
-    return [reply.text for reply in world.slack.thread(REQUESTS_CHANNEL, root.ts) if reply.is_reply]
+    return [readable(reply.text) for reply in world.slack.thread(REQUESTS_CHANNEL, root.ts) if reply.is_reply]
 
 
 def wait_thread(world: World, root: Message, words: str) -> None:
@@ -70,7 +70,7 @@ def wait_state(world: World, wanted: str, number: int = 1) -> None:
 
 
 def ephemeral_texts(world: World, user_id: str) -> list[str]:
-    return [e.text for e in world.slack.ephemerals(user_id)]
+    return [readable(e.text) for e in world.slack.ephemerals(user_id)]
 
 
 def wait_ephemeral(world: World, user_id: str, words: str) -> None:

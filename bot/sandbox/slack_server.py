@@ -22,6 +22,7 @@ import base64
 import copy
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -131,7 +132,7 @@ class Message:
 
     def render(self) -> str:
         """The message as a person would read it: blocks if any (else the fallback text), files."""
-        rendered = render_blocks(self.blocks) if self.blocks else self.text
+        rendered = render_blocks(self.blocks) if self.blocks else readable(self.text)
         names = [f"[file: {f.get('title') or f.get('name')}]" for f in self.files]
         return "\n".join(part for part in [rendered, *names] if part)
 
@@ -149,7 +150,7 @@ class Ephemeral:
     via: Literal["chat.postEphemeral", "response_url"]
 
     def render(self) -> str:
-        return render_blocks(self.blocks) if self.blocks else self.text
+        return render_blocks(self.blocks) if self.blocks else readable(self.text)
 
 
 @dataclass(frozen=True)
@@ -484,7 +485,7 @@ def _text_object_errors(obj: Any, pointer: str, limit: int) -> list[str]:
         return [f"must be more than 0 characters [json-pointer:{pointer}/text]"]
     if len(text) > limit:
         return [f"must be less than {limit + 1} characters [json-pointer:{pointer}/text]"]
-    return []
+    return [f"malformed date token {token} [json-pointer:{pointer}/text]" for token in date_token_errors(text)]
 
 
 def _element_errors(element: Any, pointer: str) -> list[str]:
@@ -1593,8 +1594,24 @@ def _plain(obj: Any) -> str:
     """The text of a text object or rich-text element; anything else renders as empty."""
     if isinstance(obj, dict):
         text = obj.get("text")
-        return text if isinstance(text, str) else ""
+        if not isinstance(text, str):
+            return ""
+        return readable(text) if obj.get("type") == "mrkdwn" else text
     return ""
+
+
+DATE_TOKEN = re.compile(r"<!date\^(?P<ts>\d+)\^(?P<format>[^|^>]+)(?:\^(?P<link>[^|>]+))?\|(?P<fallback>[^>]+)>")
+
+
+def readable(text: str) -> str:
+    """``<!date^…|fallback>`` as its fallback: the time as the configured zone gives it, deterministic
+    where a Slack client would show the reader's own zone."""
+    return DATE_TOKEN.sub(lambda match: match["fallback"], text)
+
+
+def date_token_errors(text: str) -> list[str]:
+    """Malformed ``<!date`` tokens: Slack shows them raw, so the stand-in refuses them outright."""
+    return [token for token in re.findall(r"<!date[^>]*>", text) if not DATE_TOKEN.fullmatch(token)]
 
 
 def _render_inline(element: Mapping[str, Any]) -> str:
@@ -1655,7 +1672,7 @@ def render_blocks(blocks: Iterable[Mapping[str, Any]]) -> str:
     """Plain-text Block Kit, as a person would read it: for the demo transcript and assertions.
 
     Buttons render as ``[Label]``, selects as ``[placeholder ▾]``, dividers as ``---``; mrkdwn is
-    left as written.
+    left as written, but for ``<!date^…>`` times, which show their fallback (:func:`readable`).
     """
     lines: list[str] = []
     for block in blocks:
