@@ -296,7 +296,7 @@ def test_verify_of_a_request_with_nothing_sent_exits_1(world: World) -> None:
     result = run("verify", "PURGE-1", env=verify_env(world))
 
     assert result.returncode == 1
-    assert "awaiting_approval" in result.stderr
+    assert "is awaiting approval: there is nothing to check" in result.stderr
 
 
 @pytest.mark.parametrize("argument", ["nonsense", "PURGE-0", "PURGE-", "7", "PURGE-1x"])
