@@ -67,27 +67,24 @@ class Journal:
         )
 
     def evidence_in_thread(self, request_id: int, comment: str) -> None:
-        """Queue the evidence report (JSON and Markdown) as files in the request's thread."""
+        """Queue the evidence report (JSON and Markdown) as one message in the request's thread, both files on it."""
         found = report.build(self.db, request_id, now=self.at)
         label = found["request"]["id"]
         files = (
-            (f"{label}-evidence.json", json.dumps(found, indent=2, ensure_ascii=False) + "\n", comment),
-            (f"{label}-evidence.md", report.markdown(found, self.tz), None),
+            (f"{label}-evidence.json", json.dumps(found, indent=2, ensure_ascii=False) + "\n"),
+            (f"{label}-evidence.md", report.markdown(found, self.tz)),
         )
-        for filename, content, text in files:
-            outbox.enqueue(
-                self.db,
-                request_id=request_id,
-                kind="file",
-                in_thread=True,
-                at=self.stamp,
-                payload={
-                    "filename": filename,
-                    "title": filename,
-                    "content": content,
-                    "comment": text,
-                },
-            )
+        outbox.enqueue(
+            self.db,
+            request_id=request_id,
+            kind="file",
+            in_thread=True,
+            at=self.stamp,
+            payload={
+                "files": [{"filename": name, "title": name, "content": content} for name, content in files],
+                "comment": comment,
+            },
+        )
 
     def in_notify_channel(self, request_id: int, text: str) -> None:
         """Announce in PURGEBOT_NOTIFY_CHANNEL with a link to the thread (no raw subject values)."""

@@ -161,13 +161,13 @@ class Notifier:
             self._slack.chat_postEphemeral(channel=channel, user=row.user or "", thread_ts=thread_ts, **payload)
             return None
         if row.kind == "file":
-            # files_upload_v2: files.getUploadURLExternal, the upload, files.completeUploadExternal
+            # files_upload_v2: files.getUploadURLExternal and the upload per file, then one
+            # files.completeUploadExternal that shares them all in one message
+            files = payload.get("files") or [payload]  # rows queued by earlier versions: one file each
             self._slack.files_upload_v2(
                 channel=channel,
                 thread_ts=thread_ts,
-                content=payload["content"],
-                filename=payload["filename"],
-                title=payload["title"],
+                file_uploads=[{key: f[key] for key in ("content", "filename", "title")} for f in files],
                 initial_comment=payload.get("comment"),
             )
             return None

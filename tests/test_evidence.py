@@ -247,6 +247,9 @@ def test_the_report_is_uploaded_to_the_thread_when_verified_and_on_request(world
     root = request_message_ts(world)
     assert sorted(f.filename for f in files) == ["PURGE-1-evidence.json", "PURGE-1-evidence.md"]
     assert all(f.channel == REQUESTS_CHANNEL and f.thread_ts == root for f in files)
+    (carrier,) = [m for m in world.slack.thread(REQUESTS_CHANNEL, root) if m.files]  # one message, both files
+    assert sorted(f["name"] for f in carrier.files) == ["PURGE-1-evidence.json", "PURGE-1-evidence.md"]
+    assert carrier.text == "Evidence report of PURGE-1, for the ticket."
     assert all(
         b"subject-8842" not in (f.content or b"") and b"ada@example.com" not in (f.content or b"") for f in files
     )
@@ -261,6 +264,7 @@ def test_the_report_is_uploaded_to_the_thread_when_verified_and_on_request(world
     assert "Only the requester or an approver" in refused
     assert asked == "Uploading the evidence report of PURGE-1 to its thread."
     uploaded(4)
+    assert len(world.slack.calls("files.completeUploadExternal")) == 2
 
 
 def request_message_ts(world: World) -> str:

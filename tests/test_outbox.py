@@ -95,3 +95,24 @@ def test_an_error_slack_never_documented_is_tried_a_few_times_then_shown_in_stat
     assert row.error == "Slack said brand_new_error 5 times, an answer purgebot does not know"
     status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
     assert "could not be delivered: Slack said brand_new_error" in status
+
+
+def test_a_file_row_queued_before_the_upgrade_is_still_uploaded(world: World) -> None:
+    """Rows queued by an older version carry one file each; the notifier still sends them."""
+    assert world.bot is not None
+    file_traces(world, world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 1))
+    root = request_message(world)
+    with world.bot.store.write() as db:
+        outbox.enqueue(
+            db,
+            request_id=1,
+            kind="file",
+            in_thread=True,
+            at=world.clock.now().isoformat(),
+            payload={"filename": "PURGE-1-evidence.md", "title": "PURGE-1-evidence.md", "content": "# PURGE-1\n"},
+        )
+    world.bot.wake()
+
+    world.slack.wait_for(lambda s: any(f.completed for f in s.uploaded_files()), timeout=10)
+    (upload,) = world.slack.uploaded_files()
+    assert (upload.filename, upload.content, upload.thread_ts) == ("PURGE-1-evidence.md", b"# PURGE-1\n", root.ts)
