@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     purgebot_evidence_retention_days: int = Field(365, ge=1, le=36500)
     purgebot_hmac_key: SecretStr | None = None
     purgebot_show_values: Literal["masked", "full"] = "masked"
+    purgebot_workspaces_file: Path | None = None
     purgebot_langsmith_query_api: Literal["auto", "v1", "v2"] = "auto"
     purgebot_langsmith_lookback_days: int = Field(400, ge=1, le=36500)
     purgebot_langsmith_query_rate: Annotated[Rate, NoDecode] = Rate(10, 10.0)  # v1 runs/query

@@ -60,6 +60,7 @@ EVERY_VARIABLE: list[tuple[str, str, Any]] = [
     ("PURGEBOT_EVIDENCE_RETENTION_DAYS", "90", 90),
     ("PURGEBOT_HMAC_KEY", "k" * 32, "k" * 32),
     ("PURGEBOT_SHOW_VALUES", "full", "full"),
+    ("PURGEBOT_WORKSPACES_FILE", "/etc/purgebot/workspaces.toml", Path("/etc/purgebot/workspaces.toml")),
     ("PURGEBOT_LANGSMITH_QUERY_API", "V2", "v2"),
     ("PURGEBOT_LANGSMITH_LOOKBACK_DAYS", "30", 30),
     ("PURGEBOT_LANGSMITH_QUERY_RATE", "5/10s", (5, 10.0)),
