@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,7 @@ from bot.verifier import Verifier
 from bot.visibility import Visibility
 from bot.worker import Worker
 from bot.workflow import Workflow
+from bot.workspaces import WorkspaceClients, load_workspaces
 from storage import claims
 from storage.db import Store
 
@@ -62,8 +64,17 @@ class Tuning:
 class PurgeBot:
     """Every long-lived part of one purgebot process."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, tuning: Tuning | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        tuning: Tuning | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """``environ`` holds the keys a workspaces file names (default: the process environment)."""
         tuning = tuning or Tuning()
+        configured = load_workspaces(settings, os.environ if environ is None else environ)
         self.settings = settings
         self.clock = clock or SystemClock()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -72,24 +83,28 @@ class PurgeBot:
         self.slack = WebClient(
             token=token, base_url=settings.slack_api_url, timeout=int(tuning.slack_timeout), retry_handlers=[]
         )
-        self.langsmith = LangSmithClient(
-            endpoint=settings.langsmith_endpoint,
-            api_key=settings.langsmith_api_key.get_secret_value() if settings.langsmith_api_key else "",
-            workspace_id=str(settings.langsmith_workspace_id) if settings.langsmith_workspace_id else None,
-            transport=tuning.langsmith_transport,
-            timeout=tuning.langsmith_timeout,
-            query_api=settings.purgebot_langsmith_query_api,
-            v1_query_rate=settings.purgebot_langsmith_query_rate.as_tuple(),
-            v2_query_rate=settings.purgebot_langsmith_v2_query_rate.as_tuple(),
-            call_rate=settings.purgebot_langsmith_call_rate.as_tuple(),
-            retry=tuning.retry,
+        self.workspaces = WorkspaceClients(
+            configured,
+            lambda workspace: LangSmithClient(
+                endpoint=workspace.endpoint,
+                api_key=workspace.api_key.get_secret_value(),
+                workspace_id=workspace.workspace_id,
+                workspace=workspace.name,
+                transport=tuning.langsmith_transport,
+                timeout=tuning.langsmith_timeout,
+                query_api=settings.purgebot_langsmith_query_api,
+                v1_query_rate=settings.purgebot_langsmith_query_rate.as_tuple(),
+                v2_query_rate=settings.purgebot_langsmith_v2_query_rate.as_tuple(),
+                call_rate=settings.purgebot_langsmith_call_rate.as_tuple(),
+                retry=tuning.retry,
+            ),
         )
         self.approvers = Approvers(settings.purgebot_approvers, self.slack)
         visibility = Visibility(self.slack, self.approvers)  # one membership cache for commands and App Home
         self.workflow = Workflow(
             store=self.store,
             slack=self.slack,
-            langsmith=self.langsmith,
+            workspaces=self.workspaces,
             approvers=self.approvers,
             visibility=visibility,
             clock=self.clock,
@@ -98,7 +113,7 @@ class PurgeBot:
         )
         context = TaskContext(
             store=self.store,
-            langsmith=self.langsmith,
+            workspaces=self.workspaces,
             clock=self.clock,
             settings=settings,
             owner=self.owner,
@@ -157,20 +172,20 @@ class PurgeBot:
         if self._running:
             self.executor.halt()  # else the executor sends every remaining batch before it stops
             self.previewer.halt()  # and a long search goes on through the whole workspace
-            self.langsmith.stop_waiting()  # nobody waits out a rate-limit window on the way down
+            self.workspaces.stop_waiting()  # nobody waits out a rate-limit window on the way down
             self.scheduler.stop()
             self._previewer_worker.stop()
             self._executor_worker.stop()
             self._notifier_worker.stop()
             self.executor.close()
             self._running = False
-        self.langsmith.close()
+        self.workspaces.close()
         self.store.close()
 
     def _tick(self) -> None:
         """The scheduler's job: the query API (``/info`` read hourly in ``auto``), due checks, deadlines,
         minimisation, and forgetting old replay answers."""
-        self.langsmith.query_api()
+        self.workspaces.refresh_query_apis()
         self.workflow.resume_clicks()
         self.verifier.run_due()
         self.deadlines.run()

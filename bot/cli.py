@@ -40,8 +40,12 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _settings(command: str, *required: str) -> Settings:
+    """The settings, with those ``command`` needs present; with a workspaces file, the keys it names
+    stand in for LANGSMITH_API_KEY (they are checked when the workspaces are read)."""
     try:
         settings = load_settings()
+        if settings.purgebot_workspaces_file is not None:
+            required = tuple(name for name in required if name != "LANGSMITH_API_KEY")
         settings.require(command, *required)
     except SettingsError as error:
         raise _fail(str(error)) from None
@@ -70,6 +74,8 @@ def _bot(settings: Settings, tuning: Tuning | None = None) -> PurgeBot:
         return PurgeBot(settings, tuning=tuning)
     except StorageError as error:
         raise _fail(f"{error} (PURGEBOT_DB)") from None
+    except SettingsError as error:  # the workspaces file
+        raise _fail(str(error)) from None
 
 
 def _request_number(text: str) -> int:
@@ -184,7 +190,8 @@ def verify(request: Annotated[str, typer.Argument(help="The request, e.g. PURGE-
     from bot.app import Tuning
 
     bot = _bot(settings, Tuning(retry=VERIFY_RETRY))
-    bot.langsmith.transport.on_wait = waiting
+    for client in bot.workspaces:
+        client.transport.on_wait = waiting
     try:
         result = bot.verifier.check_now(number, requested_by="purgebot-cli")
     except (NotFound, NothingToCheck, StorageError, LangSmithError) as error:

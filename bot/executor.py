@@ -56,7 +56,7 @@ class _Sending:
     """What one pass over a request's pending batches came to."""
 
     rejected: LangSmithRejected | None = None
-    unavailable: LangSmithUnavailable | None = None
+    unavailable: dict[str, LangSmithUnavailable] = field(default_factory=dict)  # workspace -> why it is down
     halted: bool = False  # the process is stopping: batches were left pending for the next one
     lost: bool = False  # another process took the request over: this one stops before its next call
     last_progress: float = 0.0
@@ -77,7 +77,6 @@ class Executor:
         self, context: TaskContext, *, progress_interval: float = 3.0, wait_notice: float = WAIT_NOTICE
     ) -> None:
         self._context = context
-        self._resolver = Resolver(store=context.store, langsmith=context.langsmith)
         self._progress_interval = progress_interval
         self._wait_notice = wait_notice
         self._progress_lock = threading.Lock()
@@ -134,8 +133,8 @@ class Executor:
         outcome = self._send_pending(request, lease, initial=True)
         if outcome.rejected is not None:
             self._fail(request, outcome.rejected)
-        elif outcome.unavailable is not None:
-            context.pause(request, outcome.unavailable, "the deletes")
+        elif outcome.unavailable:
+            context.pause(request, *_waiting_on(request, outcome.unavailable))
         elif outcome.halted:
             with context.store.write() as db:
                 context.release(db, request.id)
@@ -154,7 +153,11 @@ class Executor:
                 return  # batches were written before a restart: the search already ran
             searched = pairs.of(db, request.id)
         window = Window(start=since, end=max(since, self._context.clock.now()))
-        self._resolver.traces(request.id, searched, window=window, origin=items.EXECUTION, status=items.INCLUDED)
+        for workspace in request.workspace_names:
+            resolver = Resolver(
+                store=self._context.store, langsmith=self._context.workspaces[workspace], workspace=workspace
+            )
+            resolver.traces(request.id, searched, window=window, origin=items.EXECUTION, status=items.INCLUDED)
         with self._context.store.write() as db:
             # Counted from the file, not from the search's return: a search cut short by a crash and run
             # again finds its first traces already stored. They sit past the preview's items.
@@ -183,7 +186,7 @@ class Executor:
                 chunk = items.next_chunk(context.store.db, request.id, kind, BATCH_SIZE, after=after)
                 if not chunk:
                     break
-                container = chunk[0][2]
+                container, workspace = chunk[0][2], chunk[0][3]
                 after = (container, chunk[-1][0])
                 digest = items_digest([row[1] for row in chunk])
                 with context.store.write() as db:
@@ -197,6 +200,7 @@ class Executor:
                         session_id=container if kind == items.TRACE else None,
                         digest=digest,
                         at=now,
+                        workspace=workspace,
                     )
                     items.assign(db, request.id, [row[0] for row in chunk], batch_id)
                     batch = batches.get(db, batch_id)
@@ -205,7 +209,8 @@ class Executor:
             with context.store.write() as db:
                 written = []
                 if not batches.for_request(db, request.id, kind=batches.METADATA):
-                    for group in _distinct_key_groups(pairs.of(db, request.id)):
+                    groups = _distinct_key_groups(pairs.of(db, request.id))
+                    for workspace, group in itertools.product(request.workspace_names, groups):
                         batch_id = batches.create(
                             db,
                             request_id=request.id,
@@ -215,6 +220,7 @@ class Executor:
                             size=len(group),
                             digest=items_digest([f"{k}={v}" for k, v in group]),
                             at=now,
+                            workspace=workspace,
                         )
                         written.append(batches.get(db, batch_id))
             yield from written
@@ -241,7 +247,7 @@ class Executor:
         ]
 
         def send(batch: batches.Batch) -> None:
-            if stop.is_set():
+            if stop.is_set() or batch.workspace in outcome.unavailable:  # a workspace down holds only its own
                 return
             if self._halting.is_set():
                 outcome.halted = True
@@ -277,8 +283,7 @@ class Executor:
                 if self._halting.is_set():  # stopping: the batch stays pending for the next process
                     outcome.halted = True
                     return
-                outcome.unavailable = outcome.unavailable or error
-                stop.set()
+                outcome.unavailable.setdefault(batch.workspace, error)
                 return
             finally:
                 cleared = initial and self._done_waiting(outcome, batch.id)
@@ -328,7 +333,7 @@ class Executor:
 
     def _call(self, request: Request, batch: batches.Batch) -> DeleteReceipt | None:
         """Send one batch; None when it holds no items any more (never an empty delete call)."""
-        langsmith = self._context.langsmith
+        langsmith = self._context.workspaces[batch.workspace]
         if batch.kind == batches.METADATA:
             group = _distinct_key_groups(pairs.of(self._context.store.db, request.id))
             chosen = next(g for g in group if items_digest([f"{k}={v}" for k, v in g]) == batch.digest)
@@ -538,8 +543,9 @@ class Executor:
     def _resend(self, request: Request, lease: Lease) -> bool:
         context = self._context
         outcome = self._send_pending(request, lease, initial=False)
-        if outcome.unavailable is not None:
-            context.pause(request, outcome.unavailable, "the re-sent deletes")
+        if outcome.unavailable:
+            error, what = _waiting_on(request, outcome.unavailable)
+            context.pause(request, error, what.replace("deletes", "re-sent deletes"))
             return True
         with context.store.write() as db:
             if outcome.rejected is not None:
@@ -552,6 +558,15 @@ class Executor:
             context.release(db, request.id)
         context.on_change()
         return True
+
+
+def _waiting_on(request: Request, down: dict[str, LangSmithUnavailable]) -> tuple[LangSmithUnavailable, str]:
+    """The error to pause on, and what waits for it: the deletes, or the part of them in the workspaces
+    that did not answer when the request covers several (the others' deletes went out)."""
+    error = next(iter(down.values()))
+    if len(request.workspace_names) == 1:
+        return error, "the deletes"
+    return error, f"the {' and '.join(down)} part of the deletes"
 
 
 def _batch_event(journal: Journal, request: Request, batch: batches.Batch, kind: str, **answer: object) -> None:

@@ -35,7 +35,7 @@ from bot.langsmith import FoundRun, ProjectNotVisible, QueryApi, RunLookup, Wind
 from bot.tasks import TaskContext
 from storage import checks, items, pairs
 from storage.items import Found
-from storage.requests import Request
+from storage.requests import DEFAULT_WORKSPACE, Request
 
 __all__ = ["CannotVerify", "Findings", "Looker"]
 
@@ -58,6 +58,7 @@ class Findings:
     unseen: list[Found] = field(default_factory=list)  # of ``remaining``: older traces the request never held
     apis: frozenset[QueryApi] = frozenset()
     window: Window | None = None  # None for examples, which are read by ID without a time window
+    workspace: str = DEFAULT_WORKSPACE
 
     @property
     def noun(self) -> str:
@@ -67,9 +68,11 @@ class Findings:
     def api(self) -> str | None:
         return "+".join(sorted(api.value for api in self.apis)) or None
 
-    def sentence(self) -> str:
+    def sentence(self, *, named: bool = False) -> str:
+        """What it found, in words; ``named`` puts the workspace first (a request that covers several)."""
         n = len(self.remaining)
-        text = (
+        text = f"{self.workspace}: " if named else ""
+        text += (
             f"{n:,} of {messages.plural(self.checked, self.noun, self.noun + 's')} "
             f"{'remain' if n == 0 else 'still present'}"
         )
@@ -92,29 +95,34 @@ class Looker:
     def __init__(self, context: TaskContext) -> None:
         self._context = context
 
-    def look(self, request: Request, target: str) -> Findings:
+    def look(self, request: Request, target: str, workspace: str = DEFAULT_WORKSPACE) -> Findings:
+        """What is left of the request's approved set of ``target`` in one of its workspaces."""
         db = self._context.store.db
         if target == checks.EXAMPLES:
-            return self._examples(items.sent(db, request.id, items.EXAMPLE))
-        if request.kind == "metadata":
-            return self._subject(request)
-        return self._trace_ids(request)
+            found = self._examples(items.sent(db, request.id, items.EXAMPLE, workspace=workspace), workspace)
+        elif request.kind == "metadata":
+            found = self._subject(request, workspace)
+        else:
+            found = self._trace_ids(request, workspace)
+        return replace(found, workspace=workspace)
 
-    def _trace_ids(self, request: Request) -> Findings:
+    def _trace_ids(self, request: Request, workspace: str) -> Findings:
         context = self._context
         db = context.store.db
-        sent = items.sent(db, request.id, items.TRACE)
+        langsmith = context.workspaces[workspace]
+        sent = items.sent(db, request.id, items.TRACE, workspace=workspace)
         needed = context.approved_window(db, request.id)
         window = needed.until(context.clock.now())
-        lookup = context.langsmith.lookup()
+        lookup = langsmith.lookup()
         remaining: list[Found] = []
         for session, values in _grouped(sent).items():
-            self._require_visible(session)
+            if langsmith.project(session) is None:
+                raise ProjectNotVisible(session)
             for page in lookup.existing_traces(session, values, window):
                 remaining.extend(Found(run.trace_id, session) for run in page)
         return self._certified(Findings(checks.TRACES, len(sent), remaining), lookup, window, needed)
 
-    def _subject(self, request: Request) -> Findings:
+    def _subject(self, request: Request, workspace: str) -> Findings:
         """One search per project for anything still carrying any pair — one query proves a project
         clean, and where something remains the search's own pages name it.  What it finds is split, page
         by page so a million sent IDs never sit in memory, into the approved set, older traces the request
@@ -126,11 +134,12 @@ class Looker:
         everything = context.window()
         window = Window(start=min(needed.start, everything.start), end=everything.end)
         filed = parse_utc(request.created_at)
-        listed = {project.id for project in context.langsmith.list_projects()}
-        for project_id, _ in items.per_container(db, request.id, items.TRACE):
+        langsmith = context.workspaces[workspace]
+        listed = {project.id for project in langsmith.list_projects()}
+        for project_id, _ in items.per_container(db, request.id, items.TRACE, workspace=workspace):
             if project_id not in listed:
                 raise ProjectNotVisible(project_id)
-        lookup = context.langsmith.lookup()
+        lookup = langsmith.lookup()
         remaining: list[Found] = []
         unseen: list[Found] = []
         new_since = 0
@@ -150,10 +159,11 @@ class Looker:
                         older = Found(run.trace_id, project_id, started=_started(run))
                         remaining.append(older)
                         unseen.append(older)
-        findings = Findings(checks.TRACES, items.sent_count(db, request.id, items.TRACE), remaining, new_since, unseen)
+        sent = items.sent_count(db, request.id, items.TRACE, workspace=workspace)
+        findings = Findings(checks.TRACES, sent, remaining, new_since=new_since, unseen=unseen)
         return self._certified(findings, lookup, window, needed)
 
-    def _examples(self, sent: list[Found]) -> Findings:
+    def _examples(self, sent: list[Found], workspace: str) -> Findings:
         """A hard-deleted example reads back with empty fields, or not at all; anything else remains."""
         by_version: dict[str | None, list[Found]] = defaultdict(list)
         for item in sent:
@@ -163,14 +173,10 @@ class Looker:
             wanted = {item.value: item for item in group}
             for start in range(0, len(group), QUERY_IDS):
                 chunk = [item.value for item in group[start : start + QUERY_IDS]]
-                for example in self._context.langsmith.list_examples(example_ids=chunk, as_of=as_of):
+                for example in self._context.workspaces[workspace].list_examples(example_ids=chunk, as_of=as_of):
                     if any(example.get(name) for name in EXAMPLE_FIELDS):
                         remaining.append(wanted[str(example["id"]).lower()])
         return Findings(checks.EXAMPLES, len(sent), remaining)
-
-    def _require_visible(self, project_id: str) -> None:
-        if self._context.langsmith.project(project_id) is None:
-            raise ProjectNotVisible(project_id)
 
     @staticmethod
     def _certified(findings: Findings, lookup: RunLookup, window: Window, needed: Window) -> Findings:

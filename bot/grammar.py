@@ -62,6 +62,7 @@ class RequestOptions:
     reason: str
     ticket: str | None
     due: date | None
+    workspace: str | None = None  # the one LangSmith workspace to search (None: every configured one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ HELP_TEXT = """\
 */purge* files a compliance purge in LangSmith; a second person approves it in the thread.
 
 *New requests* (--reason is required: a ticket number or a sentence, never personal data, since the \
-channel shows it; --ticket and --due YYYY-MM-DD are optional):
+channel shows it; --ticket, --due YYYY-MM-DD and --workspace NAME are optional):
 • `/purge traces my-project 0c6f3a1e-5b7d-4c2a-9e1f-2d3b4c5d6e7f --reason "DSR-1042"`
   deletes traces by ID in one project (name or UUID); separate several IDs by spaces, commas or new lines.
 • `/purge metadata user_id=123 email=ada@example.com --reason "DSR-1042" --ticket DSR-1042`
@@ -136,6 +137,8 @@ channel shows it; --ticket and --due YYYY-MM-DD are optional):
 and earlier versions.
 Several key=value pairs are OR-matched: anything matching any one of them is purged.
 Quote values that contain spaces: name="Ada Lovelace". Type values literally, not as @mentions.
+A metadata or examples request searches every LangSmith workspace purgebot is configured for, or the one \
+--workspace names; a traces request names its workspace with --workspace when there are several.
 
 *Existing requests* (request IDs look like PURGE-7):
 • `/purge status PURGE-7`  • `/purge list` or `/purge list awaiting_approval`
@@ -153,15 +156,16 @@ _BY_ID: dict[str, Callable[[int], Command]] = {
     "report": Report,
 }
 _OPTIONS = {
-    "traces": ("reason", "ticket", "due"),
-    "metadata": ("reason", "ticket", "due"),
-    "examples": ("as-of", "reason", "ticket", "due"),
+    "traces": ("reason", "ticket", "due", "workspace"),
+    "metadata": ("reason", "ticket", "due", "workspace"),
+    "examples": ("as-of", "reason", "ticket", "due", "workspace"),
 }
 _OPTION_EXAMPLE = {
     "reason": '--reason "DSR-1042"',
     "ticket": "--ticket DSR-1042",
     "due": "--due 2026-12-31",
     "as-of": "--as-of 2026-05-01T12:00:00Z",
+    "workspace": "--workspace prod-eu",
 }
 # opening quote -> the quotes that close it (U+201C/D/E: curly and low double; U+2018/9: curly single)
 _CLOSERS = {
@@ -181,6 +185,7 @@ _ID_SEPARATORS = re.compile(r"[\s,]+")
 _KEY_CHAR = re.compile(r"[A-Za-z0-9_.:\-]")
 _REQUEST_ID = re.compile(r"purge-([0-9]{1,18})", re.IGNORECASE)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WORKSPACE = re.compile(r"[a-z0-9-]+")
 _FORM_MENTION = re.compile(r"<([@#!][^<>]*)>")
 _CONTROL = frozenset({"Cc", "Cs", "Zl", "Zp"})  # line breaks, control codes, lone surrogates
 
@@ -421,7 +426,7 @@ def _unknown_option(kind: str, shown: str, name: str) -> GrammarError:
     if owners:
         return GrammarError(f"--{name} only applies to /purge {_join(owners)}, not to /purge {kind}.")
     allowed = ["--" + option for option in _OPTIONS[kind]]
-    close = difflib.get_close_matches("--" + name, allowed, n=1)
+    close = difflib.get_close_matches("--" + name, allowed, n=1, cutoff=0.7)
     hint = f" Did you mean {close[0]}?" if close else ""
     return GrammarError(f"Unknown option {_show(shown)}.{hint} The options of /purge {kind} are {_join(allowed)}.")
 
@@ -510,7 +515,23 @@ def _searchable(value: str, key: str) -> str:
 
 def _request_options(given: dict[str, _Token], now: datetime) -> RequestOptions:
     reason, ticket = _reason(given.get("reason")), _ticket(given.get("ticket"))
-    return RequestOptions(reason, ticket, _due(given.get("due"), now))
+    return RequestOptions(reason, ticket, _due(given.get("due"), now), parse_workspace(given.get("workspace")))
+
+
+def parse_workspace(token: _Token | str | None) -> str | None:
+    """A workspace name as the workspaces file spells them ([a-z0-9-]+); whether it is configured is the
+    workflow's to say, since the grammar knows no configuration."""
+    if token is None:
+        return None
+    text = token if isinstance(token, str) else token.text
+    if not text.strip():
+        return None
+    if not _WORKSPACE.fullmatch(text.strip()):
+        raise GrammarError(
+            f"The workspace {_show(text)} is not a workspace name: names are lower-case letters, digits and "
+            "hyphens, e.g. --workspace prod-eu."
+        )
+    return text.strip()
 
 
 def _reason(token: _Token | None, *, form: bool = False) -> str:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import parse_utc
 from bot.masking import mask
 from bot.states import RESTING, in_words
-from storage.requests import Request
+from storage.requests import DEFAULT_WORKSPACE, Request
 
 APPROVE_ACTION = "purge_approve"
 REJECT_ACTION = "purge_reject"
@@ -142,17 +142,24 @@ def _headline(
     request: Request, pairs: Sequence[tuple[str, str]], show_values: bool, *, pair_count: int, tz: ZoneInfo
 ) -> str:
     head = f":wastebasket: *{request.label}* — "
+    names = request.workspace_names
     if request.kind == "traces":
+        where = "" if names == [DEFAULT_WORKSPACE] else f" of workspace {names[0]}"
         return (
             head + f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in project "
-            f"`{escape(request.project)}`, filed by <@{request.requester}>"
+            f"`{escape(request.project)}`{where}, filed by <@{request.requester}>"
         )
     what = "traces and dataset examples" if request.kind == "metadata" else "dataset examples"
     shown = " OR ".join(f"`{escape(key)}` = `{escape(value if show_values else mask(value))}`" for key, value in pairs)
     shown = shown or plural(pair_count, "pair", "pairs")
+    scope = (
+        "the whole workspace"
+        if names == [DEFAULT_WORKSPACE]
+        else f"{'workspace' if len(names) == 1 else 'workspaces'} {', '.join(names)}"
+    )
     return (
         head + f"subject purge of {what} matching {shown}, filed by <@{request.requester}>\n"
-        "Pairs are OR-matched (anything matching any one of them) and the search covers the whole workspace: "
+        f"Pairs are OR-matched (anything matching any one of them) and the search covers {scope}: "
         + (
             "every project and every dataset, including earlier dataset versions."
             if request.kind == "metadata"
@@ -236,6 +243,14 @@ def _subject_preview(preview: dict[str, Any], show_values: bool) -> str:
         + f" and {plural(preview['examples'], 'dataset example', 'dataset examples')} in "
         f"{plural(preview['dataset_count'], 'dataset', 'datasets')}."
     ]
+    if preview.get("workspaces"):
+        lines.append(
+            "By workspace: "
+            + " · ".join(
+                f"{name} {plural(traces, 'trace', 'traces')}, {plural(examples, 'example', 'examples')}"
+                for name, traces, examples in preview["workspaces"]
+            )
+        )
     if preview["projects"]:
         lines.append("Traces by project: " + listing(preview["projects"], preview["project_count"]))
     if preview["datasets"]:

@@ -13,6 +13,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +38,6 @@ class Previewer:
     def __init__(self, context: TaskContext, *, progress_interval: float = 3.0) -> None:
         self._context = context
         self._halting = threading.Event()
-        self._resolver = Resolver(store=context.store, langsmith=context.langsmith, halted=self._halting.is_set)
         self._progress_interval = progress_interval
 
     def halt(self) -> None:
@@ -78,12 +78,13 @@ class Previewer:
 
     def _trace_ids(self, request: Request) -> tuple[dict[str, Any], list[str]]:
         assert request.session_id is not None
+        (workspace,) = request.workspace_names  # a trace purge names its one workspace
         values = items.values(self._context.store.db, request.id)
         sample = values if len(values) <= PREVIEW_SAMPLE else random.sample(values, PREVIEW_SAMPLE)
         window = self._context.window()  # nothing is known of these traces yet: all of the retention
         starts = {
             run.trace_id: utc_iso(run.start_time) if run.start_time is not None else None
-            for page in self._context.langsmith.lookup().existing_traces(request.session_id, sample, window)
+            for page in self._context.workspaces[workspace].lookup().existing_traces(request.session_id, sample, window)
             for run in page
         }
         known = set(starts)
@@ -101,7 +102,7 @@ class Previewer:
         return preview, unknown
 
     def _subject(self, request: Request, lease: Lease) -> dict[str, Any]:
-        """Search the workspace for the pairs, streaming what is found into the request's items."""
+        """Search each workspace the request covers for the pairs, streaming what is found into its items."""
         context = self._context
         with context.store.write() as db:
             if request.watermark is None:
@@ -111,21 +112,47 @@ class Previewer:
         assert request.as_of is not None and request.watermark is not None
         last = [0.0]
 
-        def progress(done: int, of: int) -> None:
-            if time.monotonic() - last[0] >= self._progress_interval:
-                last[0] = time.monotonic()
-                found = items.count(context.store.db, request.id, kind=items.TRACE)
-                with context.store.write() as db:
-                    lease.renew(db)
-                    context.journal(db).refresh_request_message(
-                        request.id, searching=f"searched {done:,} of {of:,} projects, {found:,} traces so far…"
-                    )
-                context.on_change()
+        names = request.workspace_names
+        several = len(names) > 1
+
+        def progress(workspace: str) -> Callable[[int, int], None]:
+            where = f" in {workspace}" if several else ""
+
+            def searched_so_far(done: int, of: int) -> None:
+                if time.monotonic() - last[0] >= self._progress_interval:
+                    last[0] = time.monotonic()
+                    found = items.count(context.store.db, request.id, kind=items.TRACE)
+                    with context.store.write() as db:
+                        lease.renew(db)
+                        context.journal(db).refresh_request_message(
+                            request.id,
+                            searching=f"searched {done:,} of {of:,} projects{where}, {found:,} traces so far…",
+                        )
+                    context.on_change()
+
+            return searched_so_far
 
         project_names: dict[str, str] = {}
-        if request.kind == "metadata":
-            project_names = self._resolver.traces(request.id, searched, window=context.window(), progress=progress)
-        dataset_names = self._resolver.examples(request.id, searched, as_of=parse_utc(request.as_of))
+        dataset_names: dict[str, str] = {}
+        for workspace in names:
+            resolver = Resolver(
+                store=context.store,
+                langsmith=context.workspaces[workspace],
+                workspace=workspace,
+                halted=self._halting.is_set,
+            )
+            prefix = f"{workspace}/" if several else ""
+            try:
+                if request.kind == "metadata":
+                    found = resolver.traces(request.id, searched, window=context.window(), progress=progress(workspace))
+                    project_names |= {key: prefix + name for key, name in found.items()}
+                searched_datasets = resolver.examples(request.id, searched, as_of=parse_utc(request.as_of))
+            except LangSmithRejected as error:
+                where = f" in workspace {workspace}" if several else ""
+                return {
+                    "error": f"LangSmith refused the search{where} ({error.status}: {messages.escape(error.message)})"
+                }
+            dataset_names |= {key: prefix + name for key, name in searched_datasets.items()}
         db = context.store.db
         projects = items.per_container(db, request.id, items.TRACE)
         datasets = items.per_container(db, request.id, items.EXAMPLE)
@@ -140,7 +167,15 @@ class Previewer:
             "sample_traces": items.sample(db, request.id, items.TRACE, SAMPLES),
             "sample_examples": items.sample(db, request.id, items.EXAMPLE, SAMPLES),
             "metadata_delete": request.kind == "metadata" and context.settings.purgebot_metadata_delete,
+            **({"workspaces": self._per_workspace(request.id, names)} if several else {}),
         }
+
+    def _per_workspace(self, request_id: int, names: list[str]) -> list[list[Any]]:
+        """[workspace, traces, examples] for each workspace the request covers, in configured order."""
+        db = self._context.store.db
+        traces = items.per_workspace(db, request_id, items.TRACE)
+        examples = items.per_workspace(db, request_id, items.EXAMPLE)
+        return [[name, traces.get(name, 0), examples.get(name, 0)] for name in names]
 
     def _store(self, request: Request, preview: dict[str, Any], unknown: list[str], lease: Lease) -> None:
         context = self._context

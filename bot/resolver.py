@@ -19,6 +19,7 @@ from bot.langsmith import FoundRun, LangSmithClient, Pairs, Window
 from storage import items
 from storage.db import Store
 from storage.items import Found
+from storage.requests import DEFAULT_WORKSPACE
 
 PAGE = 1000  # items written per transaction while a search streams
 
@@ -28,11 +29,19 @@ class Halted(Exception):
 
 
 class Resolver:
-    """Streams search results for one request into its items."""
+    """Streams search results for one request, in one workspace, into its items."""
 
-    def __init__(self, *, store: Store, langsmith: LangSmithClient, halted: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        langsmith: LangSmithClient,
+        workspace: str = DEFAULT_WORKSPACE,
+        halted: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._store = store
         self._langsmith = langsmith
+        self._workspace = workspace
         self._halted = halted
 
     def traces(
@@ -95,7 +104,9 @@ class Resolver:
             if self._halted():
                 raise Halted
             with self._store.write() as db:
-                added += items.add(db, request_id, page, kind=kind, origin=origin, status=status)
+                added += items.add(
+                    db, request_id, page, kind=kind, origin=origin, status=status, workspace=self._workspace
+                )
         return added
 
 

@@ -18,9 +18,10 @@ from sqlite_utils import Database
 from bot import messages
 from bot.clock import Clock, parse_utc, utc_iso
 from bot.journal import Journal
-from bot.langsmith import LangSmithClient, LangSmithUnavailable, Window, window_for
+from bot.langsmith import LangSmithUnavailable, Window, window_for
 from bot.lease import Lease, LeaseLost, holding
 from bot.settings import Settings
+from bot.workspaces import WorkspaceClients
 from storage import events, items, requests
 from storage.db import Store
 from storage.requests import Request
@@ -38,7 +39,7 @@ class TaskContext:
     """The parts every background job of one process works with."""
 
     store: Store
-    langsmith: LangSmithClient
+    workspaces: WorkspaceClients
     clock: Clock
     settings: Settings
     owner: str

@@ -122,15 +122,23 @@ class Verifier:
         if request.minimised_at is not None:  # its IDs are hashes now: no query could find them
             self._drop_minimised(check, request)
             return None
-        try:
-            findings = [self._looker.look(request, target) for target in self._targets(request, check)]
-        except (LangSmithError, CannotVerify) as error:
-            self._retry_later(check, request, error)
-            return None
-        except Exception as error:  # a check's own fault is no verdict either, and must not stop the others
-            log.error("unexpected error in a check", extra={"request": request.label, "error": type(error).__name__})
-            self._retry_later(check, request, CannotVerify(f"an unexpected error ({type(error).__name__}) stopped it"))
-            return None
+        names = request.workspace_names
+        findings: list[Findings] = []
+        for workspace in names:
+            try:
+                findings += [self._looker.look(request, target, workspace) for target in self._targets(request, check)]
+            except (LangSmithError, CannotVerify) as error:
+                # every workspace must answer before there is a verdict; the thread says which did not
+                self._retry_later(check, request, _in_workspace(error, workspace) if len(names) > 1 else error)
+                return None
+            except Exception as error:  # a check's own fault is no verdict either, and must not stop the others
+                log.error(
+                    "unexpected error in a check", extra={"request": request.label, "error": type(error).__name__}
+                )
+                self._retry_later(
+                    check, request, CannotVerify(f"an unexpected error ({type(error).__name__}) stopped it")
+                )
+                return None
         return self._record(check, request, findings)
 
     def _drop_minimised(self, check: Check, request: Request) -> None:
@@ -188,6 +196,8 @@ class Verifier:
         checked = sum(f.checked for f in findings)
         remaining = [item for f in findings for item in f.remaining]
         traces = next((f for f in findings if f.window is not None), None)
+        named = len(request.workspace_names) > 1
+        apis = sorted({api for f in findings if f.api for api in f.api.split("+")})
         with context.store.write() as db:
             journal = context.journal(db, now)
             request = requests.get(db, request.id)
@@ -198,7 +208,7 @@ class Verifier:
                 checked=checked,
                 remaining=len(remaining),
                 outcome="clear" if not remaining else "remaining",
-                api=traces.api if traces else None,
+                api="+".join(apis) or None,
                 window=(utc_iso(traces.window.start), utc_iso(traces.window.end)) if traces and traces.window else None,
             )
             journal.event(
@@ -209,7 +219,7 @@ class Verifier:
                 kind=check.kind,
                 seq=check.seq,
                 targets={
-                    f.target: {
+                    (f"{f.workspace}/{f.target}" if named else f.target): {
                         "checked": f.checked,
                         "remaining": len(f.remaining),
                         "remaining_digest": items_digest([i.value for i in f.remaining]),
@@ -223,7 +233,7 @@ class Verifier:
                     for f in findings
                 },
             )
-            report = "; ".join(f.sentence() for f in findings) or "nothing was sent"
+            report = "; ".join(f.sentence(named=named) for f in findings) or "nothing was sent"
             if not remaining and self._all_clear(request):
                 state = self._verified(journal, request, report, scheduled=scheduled)
             elif not remaining:
@@ -303,16 +313,27 @@ class Verifier:
         """Items remain: send their deletes again under the same approval; the next check follows."""
         db = journal.db
         round_ = check.seq + 1
-        superseded = 0
+        # This round carries everything that remains, in every workspace: an earlier round's batch not yet
+        # sent would otherwise be left empty by the reassignment below.
+        superseded = sum(
+            batches.supersede_pending_resends(db, request.id, _BATCH_KINDS[target])
+            for target in {found.target for found in findings}
+        )
         for found in findings:
             kind, batch_kind = (
-                (items.TRACE, batches.TRACES) if found.target == checks.TRACES else (items.EXAMPLE, batches.EXAMPLES)
+                (items.TRACE if found.target == checks.TRACES else items.EXAMPLE),
+                _BATCH_KINDS[found.target],
             )
-            # This round carries everything that remains: an earlier round's batch not yet sent would
-            # otherwise be left empty by the reassignment below.
-            superseded += batches.supersede_pending_resends(db, request.id, batch_kind)
             if found.unseen:  # older traces of the subject LangSmith ingested late: the approval covers them
-                items.add(db, request.id, found.unseen, kind=items.TRACE, origin=items.CHECK, status=items.INCLUDED)
+                items.add(
+                    db,
+                    request.id,
+                    found.unseen,
+                    kind=items.TRACE,
+                    origin=items.CHECK,
+                    status=items.INCLUDED,
+                    workspace=found.workspace,
+                )
                 requests.update(db, request.id, included_traces=items.included_counts(db, request.id)[0])
             for container, group in _batches_of(found.remaining, by_container=found.target == checks.TRACES):
                 values = [item.value for item in group]
@@ -325,6 +346,7 @@ class Verifier:
                     size=len(values),
                     digest=items_digest(values),
                     at=journal.stamp,
+                    workspace=found.workspace,
                 )
                 items.reassign(db, request.id, kind, values, batch_id)
         if check.target == checks.TRACES:
@@ -371,6 +393,14 @@ class Verifier:
             journal.event(request.id, ACTOR, "unverified", report=report)
             journal.refresh_request_message(request.id)
         return State.UNVERIFIED.value if moved else request.state
+
+
+_BATCH_KINDS = {checks.TRACES: batches.TRACES, checks.EXAMPLES: batches.EXAMPLES}
+
+
+def _in_workspace(error: LangSmithError | CannotVerify, workspace: str) -> CannotVerify:
+    """The error, naming the workspace that gave it: the others may have answered."""
+    return CannotVerify(f"in workspace {workspace}, {error}")
 
 
 def _sent_kinds(request: Request) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from bot.clock import Clock, parse_utc, utc_iso
 from bot.deadlines import days_left, days_left_text
 from bot.grammar import ExamplesRequest, MetadataRequest, TracesRequest
 from bot.journal import Journal
-from bot.langsmith import LangSmithClient, LangSmithError, LangSmithRejected, Project, ProjectNotFound
+from bot.langsmith import LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
 from bot.states import CHECKABLE, FINAL, RESTING, Actor, State, in_words, sources
 from bot.visibility import Visibility, not_yours
+from bot.workspaces import WorkspaceClients
 from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
@@ -76,7 +78,7 @@ class Workflow:
         *,
         store: Store,
         slack: WebClient,
-        langsmith: LangSmithClient,
+        workspaces: WorkspaceClients,
         approvers: Approvers,
         visibility: Visibility,
         clock: Clock,
@@ -85,7 +87,7 @@ class Workflow:
     ) -> None:
         self._store = store
         self._slack = slack
-        self._langsmith = langsmith
+        self._workspaces = workspaces
         self._approvers = approvers
         self._visibility = visibility
         self._clock = clock
@@ -156,22 +158,46 @@ class Workflow:
         refusal = self._channel_refusal(channel)
         if refusal:
             return refusal
+        covered = self._workspaces_of(command)
+        if isinstance(covered, Reply):
+            return covered
         project = None
         if isinstance(command, TracesRequest):
-            found = self._project(command.project)
+            found = self._project(command.project, covered[0])
             if isinstance(found, Reply):
                 return found
             project = found
-        self._store_request(command, requester=requester, channel=channel, trigger_id=trigger_id, project=project)
+        self._store_request(
+            command, requester=requester, channel=channel, trigger_id=trigger_id, project=project, workspaces=covered
+        )
         return None
 
-    def _project(self, name_or_id: str) -> Project | Reply:
+    def _workspaces_of(self, command: grammar.Request) -> list[str] | Reply:
+        """The workspaces a request covers: the one ``--workspace`` names, or every configured one for a
+        subject; a trace purge must name its workspace when there are several (its IDs live in one)."""
+        configured = self._workspaces.names
+        named = command.options.workspace
+        if named is not None and named not in configured:
+            return Reply(
+                f"There is no workspace `{named}`: the workspaces are {', '.join(configured)}. Nothing was filed."
+            )
+        if named is not None:
+            return [named]
+        if isinstance(command, TracesRequest) and len(configured) > 1:
+            return Reply(
+                "A traces request names its workspace when there are several: add --workspace "
+                f"{' or --workspace '.join(configured)}. Nothing was filed."
+            )
+        return configured
+
+    def _project(self, name_or_id: str, workspace: str) -> Project | Reply:
         name = messages.escape(name_or_id)
+        where = f" in workspace {workspace}" if len(self._workspaces) > 1 else ""
         try:
-            return self._langsmith.resolve_project(name_or_id)
+            return self._workspaces[workspace].resolve_project(name_or_id)
         except ProjectNotFound:
             return Reply(
-                f"LangSmith has no project named `{name}` that this API key can see. "
+                f"LangSmith has no project named `{name}`{where} that this API key can see. "
                 "Check the spelling (names are exact) or give the project's UUID. Nothing was filed."
             )
         except LangSmithRejected as error:
@@ -186,7 +212,14 @@ class Workflow:
             )
 
     def _store_request(
-        self, command: grammar.Request, *, requester: str, channel: str, trigger_id: str, project: Project | None = None
+        self,
+        command: grammar.Request,
+        *,
+        requester: str,
+        channel: str,
+        trigger_id: str,
+        workspaces: list[str],
+        project: Project | None = None,
     ) -> None:
         """The request, its raw values and its first event, in one transaction; then its message."""
         now = self._clock.now()
@@ -217,9 +250,10 @@ class Workflow:
                 trigger_id=trigger_id,
                 created_at=utc_iso(now),
                 updated_at=utc_iso(now),
+                workspaces=json.dumps(workspaces),
             )
             if project is not None:
-                items.add(db, request.id, (items.Found(value, project.id) for value in values))
+                items.add(db, request.id, (items.Found(value, project.id) for value in values), workspace=workspaces[0])
             pairs.add(db, request.id, searched)
             self._journal_for(db, now).event(
                 request.id,
@@ -236,6 +270,7 @@ class Workflow:
                 channel=channel,
                 due=request.due_date,
                 ticket=request.ticket,
+                workspaces=workspaces,
             )
             self._journal_for(db, now).refresh_request_message(request.id)
         log.info("request filed", extra={"request": request.label, "kind": kind, "items": len(values)})
@@ -374,8 +409,7 @@ class Workflow:
             )
             if not moved:
                 return Reply(
-                    f"{request.label} is {in_words(request.state)}; only a request awaiting "
-                    "approval can be cancelled."
+                    f"{request.label} is {in_words(request.state)}; only a request awaiting approval can be cancelled."
                 )
             journal = self._journal_for(db, now)
             journal.event(request_id, user, "cancelled")
@@ -455,10 +489,7 @@ class Workflow:
         if not found:
             hidden = " you may see" if latest else ""
             return Reply(f"No requests{hidden}{' in state ' + state if state else ''}.")
-        lines = [
-            f"*{r.label}* · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r)
-            for r in found
-        ]
+        lines = [f"*{r.label}* · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r) for r in found]
         return Reply("\n".join(lines))
 
     def redact_rested(self) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,11 @@ from uuid import UUID
 
 from pydantic import SecretStr
 
+from bot.langsmith import LangSmithClient
 from bot.settings import Settings, SettingsError
+from storage.requests import DEFAULT_WORKSPACE
 
-DEFAULT = "default"
+DEFAULT = DEFAULT_WORKSPACE
 _NAME = re.compile(r"^[a-z0-9-]+$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEYS = ("name", "endpoint", "api_key_env", "workspace_id")
@@ -152,3 +154,44 @@ class _WorkspacesFile:
 
 def _reason(error: Exception) -> str:
     return error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+
+
+class UnknownWorkspace(KeyError):
+    """A request or a command names a workspace that is not configured."""
+
+
+class WorkspaceClients:
+    """One LangSmith client per workspace, in configured order: each its own key, region, tenant and
+    rate limiters, so one key's limits never slow another's calls."""
+
+    def __init__(self, workspaces: Sequence[Workspace], connect: Callable[[Workspace], LangSmithClient]) -> None:
+        self._clients = {workspace.name: connect(workspace) for workspace in workspaces}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._clients)
+
+    def __getitem__(self, name: str) -> LangSmithClient:
+        try:
+            return self._clients[name]
+        except KeyError:
+            raise UnknownWorkspace(name) from None
+
+    def __iter__(self) -> Iterator[LangSmithClient]:
+        return iter(self._clients.values())
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def refresh_query_apis(self) -> None:
+        """Read each workspace's ``/info`` when ``auto`` is due to (hourly), on the scheduler's tick."""
+        for langsmith in self:
+            langsmith.query_api()
+
+    def stop_waiting(self) -> None:
+        for langsmith in self:
+            langsmith.stop_waiting()
+
+    def close(self) -> None:
+        for langsmith in self:
+            langsmith.close()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from storage.db import inserted_id
+from storage.requests import DEFAULT_WORKSPACE
 
 PENDING = "pending"
 SENT = "sent"
@@ -33,6 +34,7 @@ class Batch:
     response: str | None
     attempts: int
     kind: str
+    workspace: str
 
 
 TRACES = "traces"
@@ -40,7 +42,8 @@ EXAMPLES = "examples"
 METADATA = "metadata"  # LangSmith's workspace-wide delete by metadata, one call for the pairs
 
 _COLUMNS = (
-    "id, request_id, round, session_id, size, digest, state, created_at, sent_at, status_code, response, attempts, kind"
+    "id, request_id, round, session_id, size, digest, state, created_at, sent_at, status_code, response, attempts, "
+    "kind, workspace"
 )
 
 
@@ -54,6 +57,7 @@ def create(
     digest: str,
     at: str,
     kind: str = TRACES,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> int:
     return inserted_id(
         db.table("batches").insert(
@@ -66,6 +70,7 @@ def create(
                 "state": PENDING,
                 "created_at": at,
                 "kind": kind,
+                "workspace": workspace,
             }
         )
     )

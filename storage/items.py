@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from storage.requests import DEFAULT_WORKSPACE
+
 REQUESTED = "requested"  # filed, not yet previewed
 INCLUDED = "included"  # in the set the preview shows and an approval covers
 UNKNOWN = "unknown"  # LangSmith did not know it at preview: left out, named in the preview
@@ -43,6 +45,7 @@ def add(
     kind: str = TRACE,
     status: str = REQUESTED,
     origin: str = PREVIEW,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> int:
     """Append items in order, skipping any the request already holds; returns how many were new.
 
@@ -65,6 +68,7 @@ def add(
             "start_time": item.started,
             "session_id": item.container if kind == TRACE else None,
             "dataset_id": item.container if kind == EXAMPLE else None,
+            "workspace": workspace,
         }
         for n, item in enumerate(found)
     )
@@ -173,17 +177,30 @@ def holds(db: Database, request_id: int, kind: str, candidates: Sequence[str]) -
     return found
 
 
-def per_container(db: Database, request_id: int, kind: str) -> list[tuple[str, int]]:
-    """(container, items) for the preview, largest first."""
+def per_container(db: Database, request_id: int, kind: str, *, workspace: str | None = None) -> list[tuple[str, int]]:
+    """(container, items) for the preview, largest first; of one workspace, or of all."""
     column = "session_id" if kind == TRACE else "dataset_id"
+    only, params = _in_workspace(workspace)
     return [
         (row[0], int(row[1]))
         for row in db.execute(
-            f"SELECT {column}, count(*) FROM items WHERE request_id = ? AND kind = ? AND status != ? "
+            f"SELECT {column}, count(*) FROM items WHERE request_id = ? AND kind = ? AND status != ?{only} "
             f"GROUP BY {column} ORDER BY count(*) DESC, {column}",
-            [request_id, kind, UNKNOWN],
+            [request_id, kind, UNKNOWN, *params],
         )
     ]
+
+
+def per_workspace(db: Database, request_id: int, kind: str) -> dict[str, int]:
+    """How many items of ``kind`` (not left out as unknown) each workspace holds."""
+    return {
+        str(row[0]): int(row[1])
+        for row in db.execute(
+            "SELECT workspace, count(*) FROM items WHERE request_id = ? AND kind = ? AND status != ? "
+            "GROUP BY workspace",
+            [request_id, kind, UNKNOWN],
+        )
+    }
 
 
 def mark(db: Database, request_id: int, values_: Sequence[str], status: str) -> None:
@@ -201,29 +218,37 @@ def set_all(db: Database, request_id: int, *, from_status: str, to_status: str) 
 
 def next_chunk(
     db: Database, request_id: int, kind: str, limit: int, *, after: tuple[str | None, int] | None = None
-) -> list[tuple[int, str, str | None]]:
-    """(seq, value, project) of the next ≤ ``limit`` included items of ``kind`` not yet in a batch.
+) -> list[tuple[int, str, str | None, str]]:
+    """(seq, value, project, workspace) of the next ≤ ``limit`` included items of ``kind`` not yet in a batch.
 
     Traces come project by project, in order, from ``after`` — the project and position of the last
     item the previous batch took — along ``idx_items_container``, so each cut reads only what it
-    takes. Examples are few and are cut across datasets, in order, from the first not in a batch.
+    takes (a project lives in one workspace). Examples are few and are cut across datasets, in order,
+    from the first not in a batch, within one workspace: a delete call goes to one workspace.
     """
     if kind == EXAMPLE:
+        first = db.execute(
+            "SELECT workspace FROM items WHERE request_id = ? AND kind = ? AND status = ? "
+            "AND session_id IS NULL AND batch_id IS NULL ORDER BY seq LIMIT 1",
+            [request_id, kind, INCLUDED],
+        ).fetchone()
+        if first is None:
+            return []
         examples = db.execute(
-            "SELECT seq, value, NULL FROM items WHERE request_id = ? AND kind = ? AND status = ? "
-            "AND session_id IS NULL AND batch_id IS NULL ORDER BY seq LIMIT ?",
-            [request_id, kind, INCLUDED, limit],
+            "SELECT seq, value, NULL, workspace FROM items WHERE request_id = ? AND kind = ? AND status = ? "
+            "AND session_id IS NULL AND batch_id IS NULL AND workspace = ? ORDER BY seq LIMIT ?",
+            [request_id, kind, INCLUDED, first[0], limit],
         )
-        return [(r[0], r[1], r[2]) for r in examples]
+        return [(r[0], r[1], r[2], r[3]) for r in examples]
     project, seq = after if after is not None else ("", -1)
     while project is not None:
         rows = db.execute(
-            "SELECT seq, value, session_id FROM items WHERE request_id = ? AND kind = ? AND status = ? "
+            "SELECT seq, value, session_id, workspace FROM items WHERE request_id = ? AND kind = ? AND status = ? "
             "AND session_id = ? AND seq > ? AND batch_id IS NULL ORDER BY seq LIMIT ?",
             [request_id, kind, INCLUDED, project, seq, limit],
         ).fetchall()
         if rows:
-            return [(r[0], r[1], r[2]) for r in rows]
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
         project, seq = (
             db.execute(
                 "SELECT min(session_id) FROM items WHERE request_id = ? AND kind = ? AND status = ? AND session_id > ?",
@@ -236,8 +261,8 @@ def next_chunk(
 
 def batch_plan(db: Database, request_id: int, kind: str, size: int, *, per_container: bool) -> tuple[int, int]:
     """(batches, items) that cutting the included items of ``kind`` into batches of ``size`` comes to —
-    within each container, or across them — known before the batches are written."""
-    groups = "session_id" if per_container else "kind"
+    within each container, or across them within each workspace — known before the batches are written."""
+    groups = "session_id" if per_container else "workspace"
     row = db.execute(
         f"SELECT coalesce(sum((n + ? - 1) / ?), 0), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM items "
         f"WHERE request_id = ? AND kind = ? AND status = ? GROUP BY {groups})",
@@ -262,26 +287,38 @@ _SENT = (
 )
 
 
-def sent(db: Database, request_id: int, kind: str = TRACE) -> list[Found]:
-    """Every item of ``kind`` LangSmith has accepted a delete for, grouped by container.
+def sent(db: Database, request_id: int, kind: str = TRACE, *, workspace: str | None = None) -> list[Found]:
+    """Every item of ``kind`` LangSmith has accepted a delete for, grouped by container; in one
+    workspace, or in all.
 
     An item's ``batch_id`` names its latest batch; a re-send batch (round > 0) only ever holds
     items that an accepted batch carried before, so those count as sent even while pending.
     """
     column = "session_id" if kind == TRACE else "dataset_id"
+    only, params = _in_workspace(workspace, "items.")
     return [
         Found(r[0], r[1], r[2])
         for r in db.execute(
-            f"SELECT items.value, items.{column}, items.as_of {_SENT.format(index='')} "
+            f"SELECT items.value, items.{column}, items.as_of {_SENT.format(index='')}{only} "
             f"ORDER BY items.{column}, items.seq",
-            [request_id, kind, INCLUDED],
+            [request_id, kind, INCLUDED, *params],
         )
     ]
 
 
-def sent_count(db: Database, request_id: int, kind: str = TRACE) -> int:
+def sent_count(db: Database, request_id: int, kind: str = TRACE, *, workspace: str | None = None) -> int:
     """How many items of ``kind`` LangSmith has accepted a delete for (see :func:`sent`)."""
-    return int(db.execute(f"SELECT count(*) {_SENT.format(index='')}", [request_id, kind, INCLUDED]).fetchone()[0])
+    only, params = _in_workspace(workspace, "items.")
+    return int(
+        db.execute(f"SELECT count(*) {_SENT.format(index='')}{only}", [request_id, kind, INCLUDED, *params]).fetchone()[
+            0
+        ]
+    )
+
+
+def _in_workspace(workspace: str | None, prefix: str = "") -> tuple[str, list[object]]:
+    """An SQL condition (and its parameter) for one workspace's items; nothing for all of them."""
+    return ("", []) if workspace is None else (f" AND {prefix}workspace = ?", [workspace])
 
 
 def sent_among(db: Database, request_id: int, kind: str, candidates: Sequence[str]) -> list[Found]:

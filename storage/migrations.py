@@ -245,6 +245,15 @@ def m010_redacted(db: Database) -> None:
     db.table("requests").add_column("redacted_at", str)
 
 
+@migrations()
+def m011_workspaces(db: Database) -> None:
+    """A request may cover several LangSmith workspaces: the request names them (JSON list; NULL is the
+    one workspace ``default`` of earlier versions), and every item and batch belongs to one."""
+    db.table("requests").add_column("workspaces", str)
+    db.table("items").add_column("workspace", str, not_null_default="default")
+    db.table("batches").add_column("workspace", str, not_null_default="default")
+
+
 def migrate(db: Database) -> list[str]:
     """Apply what is pending and return the names applied (empty when the file is current)."""
     pending = [migration.name for migration in migrations.pending(db)]

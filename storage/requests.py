@@ -11,6 +11,8 @@ from sqlite_utils import Database
 
 from storage.db import NotFound, inserted_id
 
+DEFAULT_WORKSPACE = "default"  # the one workspace of the LANGSMITH_* variables
+
 
 @dataclass(frozen=True)
 class Request:
@@ -46,10 +48,17 @@ class Request:
     included_traces: int  # the approved set's size per kind (storage.items.included_counts)
     included_examples: int
     redacted_at: str | None  # when the message was edited down to counts, once the request came to rest
+    workspaces: str | None  # JSON list of the LangSmith workspaces it covers; None: ``default`` (before m011)
 
     @property
     def label(self) -> str:
         return f"PURGE-{self.id}"
+
+    @property
+    def workspace_names(self) -> list[str]:
+        """The LangSmith workspaces the request covers, in the order they were configured."""
+        names = json.loads(self.workspaces) if self.workspaces else [DEFAULT_WORKSPACE]
+        return [str(name) for name in names]
 
     @property
     def preview_data(self) -> dict[str, Any] | None:

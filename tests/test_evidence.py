@@ -26,6 +26,7 @@ from bot.minimiser import Minimiser
 from bot.sandbox.world import BOT_TOKEN, LANGSMITH_KEY, REQUESTS_CHANNEL, SIGNING_SECRET, World
 from bot.settings import load_settings
 from bot.tasks import TaskContext
+from bot.workspaces import WorkspaceClients, load_workspaces
 from storage import events, outbox, requests
 from storage.db import Store
 
@@ -72,7 +73,7 @@ def test_the_report_of_a_verified_request_matches_the_database_and_names_no_subj
     assert len(data["events"]) == db.execute("SELECT count(*) FROM events WHERE request_id = 1").fetchone()[0]
     assert [c["remaining"] for c in data["checks"] if c["state"] == "done"] == [0, 0]
     trace_check = next(c for c in data["checks"] if c["state"] == "done" and c["target"] == "traces")
-    assert trace_check["query_api"] == world.bot.langsmith.query_api().value  # which API answered it
+    assert trace_check["query_api"] == world.bot.workspaces["default"].query_api().value  # which API answered it
     window = trace_check["window"]  # and the start times it looked at: all of the retention, to now
     assert window["min_start_time"] <= utc_iso(clock.now() - timedelta(days=399))
     assert trace_check["due_at"] <= window["max_start_time"] <= trace_check["finished_at"]
@@ -122,11 +123,18 @@ def context(tmp_path: Path) -> Iterator[TaskContext]:
         purgebot_hmac_key="k3y",
         purgebot_approval_ttl_days=7,
     )
-    client = LangSmithClient(endpoint="http://127.0.0.1:9", api_key="unused")
-    yield TaskContext(
-        store=store, langsmith=client, clock=SystemClock(), settings=settings, owner="test:1:x", on_change=lambda: None
+    workspaces = WorkspaceClients(
+        load_workspaces(settings, {}), lambda w: LangSmithClient(endpoint="http://127.0.0.1:9", api_key="unused")
     )
-    client.close()
+    yield TaskContext(
+        store=store,
+        workspaces=workspaces,
+        clock=SystemClock(),
+        settings=settings,
+        owner="test:1:x",
+        on_change=lambda: None,
+    )
+    workspaces.close()
     store.close()
 
 
@@ -206,7 +214,7 @@ def test_minimisation_hashes_raw_values_after_retention_and_the_chain_still_veri
     store = world.bot.store
     settings = world.settings.model_copy(update={"purgebot_hmac_key": None})
     context = TaskContext(
-        store=store, langsmith=world.bot.langsmith, clock=clock, settings=settings, owner="t", on_change=lambda: None
+        store=store, workspaces=world.bot.workspaces, clock=clock, settings=settings, owner="t", on_change=lambda: None
     )
     clock.jump_to(clock.now() + timedelta(days=366))
     assert Minimiser(context).run() == 0  # no key: refuses, changes nothing
@@ -214,7 +222,7 @@ def test_minimisation_hashes_raw_values_after_retention_and_the_chain_still_veri
 
     keyed = TaskContext(
         store=store,
-        langsmith=world.bot.langsmith,
+        workspaces=world.bot.workspaces,
         clock=clock,
         settings=settings.model_copy(update={"purgebot_hmac_key": SecretStr("s3cret-key")}),
         owner="t",

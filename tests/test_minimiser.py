@@ -25,7 +25,7 @@ def keyed_context(world: World, clock: SandboxClock) -> TaskContext:
     settings = world.settings.model_copy(update={"purgebot_hmac_key": SecretStr("s3cret-key")})
     return TaskContext(
         store=world.bot.store,
-        langsmith=world.bot.langsmith,
+        workspaces=world.bot.workspaces,
         clock=clock,
         settings=settings,
         owner="t",

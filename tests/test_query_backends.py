@@ -99,7 +99,7 @@ def test_v1_vanishing_between_submission_and_the_first_check(
         root = request_message(world)
         world.people.bob.click(root, "Approve")
         wait_state(world, "submitted")
-        assert world.bot.langsmith.query_api().value == "v1"
+        assert world.bot.workspaces["default"].query_api().value == "v1"
 
         langsmith.backend = "smithdb"  # LangSmith moves the workspace: v1 run queries now answer 410
         jump_to_next_check(world, clock)

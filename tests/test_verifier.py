@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from e2e import jump_to_next_check, request_message, state, thread, wait_state, wait_thread
+from e2e import WAIT, jump_to_next_check, request_message, state, thread, wait_state, wait_thread
 from test_subject_purge import deleted_traces, file_subject
 
 from bot.clock import SandboxClock, parse_utc
@@ -36,8 +36,9 @@ def test_every_value_of_a_repeated_key_is_searched_deleted_and_checked(world: Wo
     wait_thread(world, root, "1 of 5 traces still present, including 1 older trace of this subject")
     assert state(world) == "submitted"
 
-    world.langsmith.run_weekend()  # its delete was sent again with the others that remain
-    assert late in deleted_traces(world)
+    # its delete is sent again with the others that remain, after the thread says so
+    world.slack.wait_for(lambda _: late in deleted_traces(world), timeout=WAIT)
+    world.langsmith.run_weekend()
     jump_to_next_check(world, clock)
     wait_state(world, "verified")
 
