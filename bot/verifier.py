@@ -233,7 +233,9 @@ class Verifier:
                     for f in findings
                 },
             )
-            report = "; ".join(f.sentence(named=named) for f in findings) or "nothing was sent"
+            # a workspace that sent nothing of a kind has nothing to say about it
+            told = [f for f in findings if f.checked or not named] or findings
+            report = "; ".join(f.sentence(named=named) for f in told) or "nothing was sent"
             if not remaining and self._all_clear(request):
                 state = self._verified(journal, request, report, scheduled=scheduled)
             elif not remaining:

@@ -58,9 +58,13 @@ class World:
         clock: Clock,
         tuning: Tuning,
         settings: dict[str, Any],
+        environ: dict[str, str] | None = None,
+        fakes: dict[str, FakeLangSmith] | None = None,
     ) -> None:
         self.slack = slack
         self.langsmith = langsmith
+        self.environ = environ or {}  # the keys a workspaces file names
+        self.fakes = fakes or {"default": langsmith}  # the LangSmith stand-in of each workspace
         self.slack_url = slack_url
         self.langsmith_url = langsmith_url
         self.db_path = db_path
@@ -91,7 +95,7 @@ class World:
 
     def start_bot(self) -> PurgeBot:
         """Start purgebot (again, after ``stop_bot``) on the same database: a restart."""
-        bot = PurgeBot(self.settings, clock=self.clock, tuning=self.tuning)
+        bot = PurgeBot(self.settings, clock=self.clock, tuning=self.tuning, environ=self.environ)
         self._bot_stack.callback(bot.stop)
         self.app_url = self._bot_stack.enter_context(serve(create_web_app(bot.bolt)))
         bot.start()
@@ -141,16 +145,34 @@ def running_world(
     clock: Clock | None = None,
     tuning: Tuning | None = None,
     langsmith: FakeLangSmith | None = None,
+    workspaces: dict[str, FakeLangSmith] | None = None,
     start: bool = True,
     **settings: Any,
 ) -> Iterator[World]:
-    """Start the stand-ins (and purgebot, unless ``start`` is False); stop everything on exit."""
+    """Start the stand-ins (and purgebot, unless ``start`` is False); stop everything on exit.
+
+    ``workspaces`` names several LangSmith stand-ins, each its own workspace with its own key: they are
+    written to a workspaces file beside the database, and ``langsmith`` is the first of them.
+    """
     slack = FakeSlack(bot_token=BOT_TOKEN)
     populate_slack(slack)
+    if workspaces:
+        langsmith = next(iter(workspaces.values()))
     langsmith = langsmith or FakeLangSmith(api_key=LANGSMITH_KEY)
+    environ: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         slack_url = stack.enter_context(serve(slack_app(slack)))
         langsmith_url = stack.enter_context(serve(langsmith_app(langsmith)))
+        if workspaces:
+            tables = []
+            for name, fake in workspaces.items():
+                url = langsmith_url if fake is langsmith else stack.enter_context(serve(langsmith_app(fake)))
+                variable = "LANGSMITH_API_KEY_" + name.upper().replace("-", "_")
+                environ[variable] = fake.api_key
+                tables.append(f'[[workspace]]\nname = "{name}"\nendpoint = "{url}"\napi_key_env = "{variable}"\n')
+            path = db_path.parent / "workspaces.toml"
+            path.write_text("\n".join(tables))
+            settings = {"purgebot_workspaces_file": path, **settings}
         world = World(
             slack=slack,
             langsmith=langsmith,
@@ -160,6 +182,8 @@ def running_world(
             clock=clock or SandboxClock(),
             tuning=tuning or Tuning(),
             settings=settings,
+            environ=environ,
+            fakes=workspaces,
         )
         stack.callback(world.stop_bot)
         if start:
