@@ -25,7 +25,7 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ REASON = "reason"
 TICKET = "ticket"
 DUE = "due"
 AS_OF = "as_of"
+WORKSPACE = "workspace"
 
 TRACES, METADATA, EXAMPLES = "traces", "metadata", "examples"
 FIELD_MAX = 3000  # Slack's limit for a plain_text_input
@@ -61,7 +62,9 @@ class FormErrors(Exception):
         self.errors = errors
 
 
-def request_form(channel_id: str, *, response_url: str | None = None, kind: str | None = None) -> JSON:
+def request_form(
+    channel_id: str, *, response_url: str | None = None, kind: str | None = None, workspaces: Sequence[str] = ()
+) -> JSON:
     """The modal for ``views.open``; ``channel_id`` (and ``response_url``) come back on submit.
 
     It shows the fields of ``kind`` only; with no kind chosen yet, the fields every kind shares. The
@@ -70,7 +73,10 @@ def request_form(channel_id: str, *, response_url: str | None = None, kind: str 
     metadata: JSON = {"channel": channel_id}
     if response_url:
         metadata["response_url"] = response_url
+    if len(workspaces) > 1:  # one workspace needs no picker; the names come back for the kind's update
+        metadata["workspaces"] = list(workspaces)
     fields = _KIND_FIELDS.get(kind or "", ())
+    picker = [_workspace_block(workspaces, kind)] if len(workspaces) > 1 else []
     guide = [] if kind in _KIND_NAMES else [_CHOOSE_FIRST]
     return {
         "type": "modal",
@@ -84,6 +90,7 @@ def request_form(channel_id: str, *, response_url: str | None = None, kind: str 
             _kind_block(kind),
             *guide,
             *(_FIELD_BLOCKS[name] for name in fields),
+            *picker,
             *(_FIELD_BLOCKS[name] for name in (REASON, TICKET, DUE)),
         ],
     }
@@ -97,7 +104,12 @@ def form_for_kind(view: JSON, kind: str | None) -> JSON | None:
     channel = _metadata(view).get("channel")
     if not isinstance(channel, str) or not channel or view.get("callback_id") != CALLBACK_ID:
         return None
-    return request_form(channel, response_url=response_url(view), kind=kind if kind in _KIND_NAMES else None)
+    return request_form(
+        channel,
+        response_url=response_url(view),
+        kind=kind if kind in _KIND_NAMES else None,
+        workspaces=_configured(view),
+    )
 
 
 def chosen_kind(action: JSON) -> str | None:
@@ -154,10 +166,11 @@ def read_submission(view: JSON, *, now: datetime) -> tuple[grammar.Request, str]
             _unused(errors, text, kind, AS_OF, "An as-of time is for examples purges")
         else:
             as_of = check(AS_OF, lambda: grammar.parse_as_of(text[AS_OF], now=now))
+    workspace = check(WORKSPACE, lambda: _workspace(view, values, kind))
     if errors:
         raise FormErrors(errors)
     assert reason is not None  # every field that failed is in ``errors``
-    options = grammar.RequestOptions(reason, ticket, due)
+    options = grammar.RequestOptions(reason, ticket, due, workspace)
     if kind == TRACES:
         assert project is not None and trace_ids is not None
         return grammar.TracesRequest(project, trace_ids, options), channel
@@ -175,6 +188,23 @@ def response_url(view: JSON) -> str | None:
 
 
 # --- reading --------------------------------------------------------------------------------------
+
+
+def _configured(view: JSON) -> list[str]:
+    """The workspace names the form was built with (none when only one is configured)."""
+    names = _metadata(view).get("workspaces")
+    return [str(name) for name in names] if isinstance(names, list) else []
+
+
+def _workspace(view: JSON, values: JSON, kind: str | None) -> str | None:
+    """The workspace picked, which must be one the form offered; a trace purge must pick one when several are."""
+    configured = _configured(view)
+    chosen = grammar.parse_workspace(_selected(values, WORKSPACE))
+    if chosen is not None and chosen not in configured:
+        raise GrammarError(_DAMAGED)
+    if chosen is None and kind == TRACES and len(configured) > 1:
+        raise GrammarError("A trace purge is in one workspace: choose it.")
+    return chosen
 
 
 def _metadata(view: JSON) -> JSON:
@@ -262,6 +292,20 @@ def _input(block: str, label: str, element: JSON, *, optional: bool | None = Non
     if hint:
         block_json["hint"] = _plain(hint)
     return block_json
+
+
+def _workspace_block(workspaces: Sequence[str], kind: str | None) -> JSON:
+    hint = (
+        "The workspace the project is in."
+        if kind == TRACES
+        else "Leave empty to search every workspace; choose one to search only there."
+    )
+    element: JSON = {
+        "type": "static_select",
+        "placeholder": _plain("Every workspace" if kind != TRACES else "Choose the workspace"),
+        "options": [{"text": _plain(name), "value": name} for name in workspaces],
+    }
+    return _input(WORKSPACE, "Workspace", element, hint=hint)
 
 
 def _kind_block(kind: str | None) -> JSON:

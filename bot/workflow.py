@@ -172,6 +172,11 @@ class Workflow:
         )
         return None
 
+    @property
+    def workspace_names(self) -> list[str]:
+        """The configured LangSmith workspaces, for the request form's picker."""
+        return self._workspaces.names
+
     def _workspaces_of(self, command: grammar.Request) -> list[str] | Reply:
         """The workspaces a request covers: the one ``--workspace`` names, or every configured one for a
         subject; a trace purge must name its workspace when there are several (its IDs live in one)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST
 from e2e import WAIT, file_traces, jump_to_next_check, request_message, state, thread, wait_state, wait_thread
+from test_request_form import open_form, submit, values
 from test_subject_purge import file_subject
 
 from bot.clock import SandboxClock
@@ -150,3 +151,19 @@ def test_a_check_is_no_verdict_until_every_workspace_answers(two: World, clock: 
     wait_thread(two, root, "PURGE-2 cannot be verified yet: in workspace prod-eu, LangSmith")
     assert state(two, 2) == "submitted"
     eu.clear_faults()
+
+
+def test_the_form_offers_the_workspaces_and_a_trace_purge_must_pick_one(two: World) -> None:
+    _, eu = fakes(two)
+    ids = eu.add_traces(eu.add_project("chat-eu"), 2)
+    view = open_form(two)
+    assert "workspace" in [b["block_id"] for b in view.view["blocks"] if b["type"] == "input"]
+    good = values("traces", project="chat-eu", trace_ids=" ".join(ids), reason="DSR-5")
+
+    refused = submit(two, view, good)
+    picked = {"workspace": {"workspace": {"type": "static_select", "selected_option": {"value": "prod-eu"}}}}
+    accepted = submit(two, view, good | picked)
+
+    assert refused["errors"] == {"workspace": "A trace purge is in one workspace: choose it."}
+    assert accepted is None
+    assert "of workspace prod-eu" in request_message(two).render()

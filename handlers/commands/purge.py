@@ -101,11 +101,15 @@ def _dispatch(
                 ack()  # a replay: its trigger_id was spent on the form the first delivery opened
                 return
             ack()
-            _open_form(command, respond, client, channel=channel)
+            _open_form(command, respond, client, channel=channel, workspaces=workflow.workspace_names)
 
 
-def _open_form(command: dict[str, Any], respond: Respond, client: WebClient, *, channel: str) -> None:
-    view = form.request_form(channel, response_url=str(command.get("response_url") or "") or None)
+def _open_form(
+    command: dict[str, Any], respond: Respond, client: WebClient, *, channel: str, workspaces: list[str]
+) -> None:
+    view = form.request_form(
+        channel, response_url=str(command.get("response_url") or "") or None, workspaces=workspaces
+    )
     try:
         client.views_open(trigger_id=str(command.get("trigger_id") or ""), view=view)
     except SlackApiError as error:
