@@ -33,7 +33,7 @@ from bot.visibility import Visibility, not_yours
 from bot.workspaces import WorkspaceClients
 from storage import batches, checks, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
-from storage.requests import Request
+from storage.requests import DEFAULT_WORKSPACE, Request
 
 log = logging.getLogger(__name__)
 
@@ -456,6 +456,8 @@ class Workflow:
                 covered.append(messages.plural(examples, "example", "examples"))
             approving = request.state == State.AWAITING_APPROVAL
             lines.append(("Approving deletes: " if approving else "Approved set: ") + ", ".join(covered))
+        if request.workspace_names != [DEFAULT_WORKSPACE]:
+            lines.append("Workspaces: " + ", ".join(request.workspace_names))
         if request.decided_by:
             lines.append(f"Decided by <@{request.decided_by}>")
         for noun, (total, sent, size, size_sent) in progress:
