@@ -83,9 +83,14 @@ class PurgeBot:
         self.slack = WebClient(
             token=token, base_url=settings.slack_api_url, timeout=int(tuning.slack_timeout), retry_handlers=[]
         )
+        rates = (
+            settings.purgebot_langsmith_query_rate.as_tuple(),
+            settings.purgebot_langsmith_v2_query_rate.as_tuple(),
+            settings.purgebot_langsmith_call_rate.as_tuple(),
+        )
         self.workspaces = WorkspaceClients(
             configured,
-            lambda workspace: LangSmithClient(
+            lambda workspace, limiters: LangSmithClient(
                 endpoint=workspace.endpoint,
                 api_key=workspace.api_key.get_secret_value(),
                 workspace_id=workspace.workspace_id,
@@ -93,11 +98,10 @@ class PurgeBot:
                 transport=tuning.langsmith_transport,
                 timeout=tuning.langsmith_timeout,
                 query_api=settings.purgebot_langsmith_query_api,
-                v1_query_rate=settings.purgebot_langsmith_query_rate.as_tuple(),
-                v2_query_rate=settings.purgebot_langsmith_v2_query_rate.as_tuple(),
-                call_rate=settings.purgebot_langsmith_call_rate.as_tuple(),
                 retry=tuning.retry,
+                limiters=limiters,
             ),
+            rates=rates,
         )
         self.approvers = Approvers(settings.purgebot_approvers, self.slack)
         visibility = Visibility(self.slack, self.approvers)  # one membership cache for commands and App Home

@@ -30,6 +30,7 @@ from uuid import UUID
 from pydantic import SecretStr
 
 from bot.langsmith import LangSmithClient
+from bot.langsmith.ratelimit import KeyLimiters
 from bot.settings import Settings, SettingsError
 from storage.requests import DEFAULT_WORKSPACE
 
@@ -161,11 +162,25 @@ class UnknownWorkspace(KeyError):
 
 
 class WorkspaceClients:
-    """One LangSmith client per workspace, in configured order: each its own key, region, tenant and
-    rate limiters, so one key's limits never slow another's calls."""
+    """One LangSmith client per workspace, in configured order: each its own key, region and tenant, and
+    the rate limiters of its key, so one key's limits never slow another key's calls."""
 
-    def __init__(self, workspaces: Sequence[Workspace], connect: Callable[[Workspace], LangSmithClient]) -> None:
-        self._clients = {workspace.name: connect(workspace) for workspace in workspaces}
+    def __init__(
+        self,
+        workspaces: Sequence[Workspace],
+        connect: Callable[[Workspace, KeyLimiters], LangSmithClient],
+        *,
+        rates: tuple[tuple[int, float], tuple[int, float], tuple[int, float]] = ((10, 10.0), (300, 10.0), (1000, 10.0)),
+    ) -> None:
+        """``rates`` are (v1 queries, v2 queries, calls) per key: workspaces that share a key (an org-scoped
+        key with several tenant IDs) share its limiters, since LangSmith counts per key."""
+        by_key: dict[str, KeyLimiters] = {}
+        self._clients = {
+            workspace.name: connect(
+                workspace, by_key.setdefault(workspace.api_key.get_secret_value(), KeyLimiters.of(*rates))
+            )
+            for workspace in workspaces
+        }
 
     @property
     def names(self) -> list[str]:

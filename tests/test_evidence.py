@@ -124,7 +124,8 @@ def context(tmp_path: Path) -> Iterator[TaskContext]:
         purgebot_approval_ttl_days=7,
     )
     workspaces = WorkspaceClients(
-        load_workspaces(settings, {}), lambda w: LangSmithClient(endpoint="http://127.0.0.1:9", api_key="unused")
+        load_workspaces(settings, {}),
+        lambda w, limiters: LangSmithClient(endpoint="http://127.0.0.1:9", api_key="unused", limiters=limiters),
     )
     yield TaskContext(
         store=store,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from bot.langsmith import LangSmithClient
 from bot.settings import SettingsError, load_settings
-from bot.workspaces import DEFAULT, Workspace, load_workspaces
+from bot.workspaces import DEFAULT, UnknownWorkspace, Workspace, WorkspaceClients, load_workspaces
 
 TENANT = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 GOOD = f"""
@@ -111,3 +113,29 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match=r"^PURGEBOT_WORKSPACES_FILE: cannot read .*missing.toml: No such file"):
         load_workspaces(settings, KEYS)
+
+
+def test_workspaces_that_share_a_key_share_its_limits() -> None:
+    """LangSmith counts calls per key: an org-scoped key used with two tenant IDs gets one budget, not two."""
+    org, other = SecretStr("lsv2_org"), SecretStr("lsv2_other")
+    configured = [
+        Workspace("prod", "https://api.smith.langchain.com", org, TENANT),
+        Workspace("staging", "https://api.smith.langchain.com", org, "0e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b"),
+        Workspace("prod-eu", "https://eu.api.smith.langchain.com", other),
+    ]
+    clients = WorkspaceClients(
+        configured,
+        lambda w, limiters: LangSmithClient(
+            endpoint=w.endpoint, api_key=w.api_key.get_secret_value(), workspace_id=w.workspace_id, limiters=limiters
+        ),
+        rates=((10, 10.0), (300, 10.0), (1000, 10.0)),
+    )
+
+    prod, staging, eu = (clients[name] for name in ("prod", "staging", "prod-eu"))
+    assert prod.call_limiter is staging.call_limiter and prod.v2_query_limiter is staging.v2_query_limiter
+    assert eu.call_limiter is not prod.call_limiter
+    assert (prod.workspace_id, staging.workspace_id) == (TENANT, "0e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b")
+    assert clients.names == ["prod", "staging", "prod-eu"]
+    with pytest.raises(UnknownWorkspace):
+        clients["prod-apac"]
+    clients.close()

@@ -27,7 +27,7 @@ from bot.langsmith.errors import (
 )
 from bot.langsmith.pages import offset_pages
 from bot.langsmith.query_api import QueryApi, QueryApiChoice, RunLookup
-from bot.langsmith.ratelimit import RateLimiter
+from bot.langsmith.ratelimit import KeyLimiters
 from bot.langsmith.runs_v1 import RunsV1
 from bot.langsmith.runs_v2 import RunsV2
 from bot.langsmith.transport import RetryPolicy, Transport, WaitHook
@@ -64,14 +64,17 @@ class LangSmithClient:
         retry: RetryPolicy | None = None,
         on_wait: WaitHook | None = None,
         workspace: str = "default",
+        limiters: KeyLimiters | None = None,
     ) -> None:
+        """``limiters`` are the key's, when other workspaces share the key; by default this client's own."""
         self.endpoint = endpoint.strip().rstrip("/")
         self.endpoints = Endpoints.of(endpoint)
         self.workspace = workspace
         self.workspace_id = normalize_uuid(workspace_id) if workspace_id else None
-        self.v1_query_limiter = RateLimiter(*v1_query_rate)
-        self.v2_query_limiter = RateLimiter(*v2_query_rate)
-        self.call_limiter = RateLimiter(*call_rate)
+        limiters = limiters or KeyLimiters.of(v1_query_rate, v2_query_rate, call_rate)
+        self.v1_query_limiter = limiters.v1_query
+        self.v2_query_limiter = limiters.v2_query
+        self.call_limiter = limiters.call
         self.transport = Transport(
             api_key=api_key,
             workspace_id=self.workspace_id,

@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 __all__ = ["RateLimiter"]
 
@@ -130,3 +131,20 @@ class RateLimiter:
                 wait = self._stamps[0] + self.period - now
             # Sleep outside the lock so other threads can finish their calls meanwhile.
             self._sleep(max(wait, 0.0))
+
+
+@dataclass(frozen=True)
+class KeyLimiters:
+    """LangSmith's limits on one API key: v1 run queries, v2 run queries, and every call.
+
+    LangSmith counts per key, so workspaces that share a key (an org-scoped key used with several
+    ``X-Tenant-Id``) must share these, or together they would ask twice what the key may.
+    """
+
+    v1_query: RateLimiter
+    v2_query: RateLimiter
+    call: RateLimiter
+
+    @classmethod
+    def of(cls, v1_query: tuple[int, float], v2_query: tuple[int, float], call: tuple[int, float]) -> KeyLimiters:
+        return cls(RateLimiter(*v1_query), RateLimiter(*v2_query), RateLimiter(*call))
