@@ -95,7 +95,6 @@ def serve(
     """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler."""
     from bot.server import create_web_app
 
-    logs.configure()
     transport = "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"
     settings = _settings(
         "serve --socket-mode" if socket_mode else "serve",
@@ -105,6 +104,7 @@ def serve(
         "PURGEBOT_APPROVERS",
         "PURGEBOT_NOTIFY_CHANNEL",
     )
+    logs.configure(logs.level_named(settings.purgebot_log_level))
     bot = _bot(settings)
     sdk_log = logging.getLogger("slack_sdk.web.base_client")
     sdk_log.disabled = True  # an unreachable Slack is said below, once, without the SDK's own error line

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
-from storage.migrations import migrate
+from storage.migrations import SchemaTooNew, migrate
 
 _UNAVAILABLE_HINTS = ("readonly", "disk is full", "unable to open", "disk i/o error", "not a database")
 
@@ -86,8 +86,12 @@ class Store:
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self.turns = WriteTurns()
-        with self.write() as db:
-            migrate(db)
+        try:
+            with self.write() as db:
+                migrate(db)
+        except SchemaTooNew as error:
+            self.close()
+            raise StorageError(f"cannot use the database {self.path}: {error}") from None
 
     @property
     def db(self) -> Database:

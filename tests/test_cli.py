@@ -221,6 +221,7 @@ def test_serve_without_the_signing_secret_refuses_to_start(tmp_path: Path) -> No
         ("PURGEBOT_VERIFY_AT", "monday"),
         ("PURGEBOT_TIMEZONE", "Mars/Base"),
         ("SLACK_BOT_TOKEN", "xoxp-supersecret"),
+        ("PURGEBOT_LOG_LEVEL", "verbose"),
     ],
 )
 def test_serve_with_a_malformed_variable_names_it(tmp_path: Path, variable: str, value: str) -> None:
@@ -360,6 +361,17 @@ def test_serve_with_purgebot_db_in_a_missing_folder_is_one_line(tmp_path: Path) 
     assert result.returncode == 1
     line = one_line(result.stderr)
     assert "cannot use the database" in line and "PURGEBOT_DB" in line and "Traceback" not in result.stdout
+
+
+@pytest.mark.parametrize("command", [("serve",), ("audit", "verify")])
+def test_a_database_of_a_newer_purgebot_is_refused_in_one_line(db: Path, command: tuple[str, ...]) -> None:
+    """Rolling the image back without restoring the backup: the older code refuses the newer schema."""
+    tamper(db, "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('purgebot', ?, 'x')", "m999_x")
+    result = run(*command, env={**SERVE_ENV, "PURGEBOT_DB": str(db)})
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith(f"purgebot: cannot use the database {db}: it was migrated by a newer purgebot")
+    assert "m999_x" in line and "restore the backup" in line
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/api/", "http://purgebot-no-such-host.invalid/api/"])
