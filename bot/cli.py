@@ -1,4 +1,4 @@
-"""The ``purgebot`` command: serve, demo, verify, report, audit verify.
+"""The ``purgebot`` command: serve, demo, verify, report, backup, audit verify.
 
 Exit codes follow DESIGN.md: ``verify`` 0 verified / 2 items remain / 1 error; ``audit verify``
 0 intact / 1 broken. A settings problem is one line on stderr and exit 1.
@@ -224,6 +224,28 @@ def report(
         raise _fail(str(error)) from None
     for path in paths:
         typer.echo(str(path))
+
+
+@app.command()
+def backup(target: Annotated[Path, typer.Argument(help="The new file to write the copy to.")]) -> None:
+    """Copy the database while the bot runs, check the copy (integrity, event chain), and say what it holds.
+
+    Needs only PURGEBOT_DB. The copy is one self-contained SQLite file: to restore, stop the bot and
+    put it where PURGEBOT_DB points.
+    """
+    from storage.backup import backup as copy_database
+    from storage.db import StorageError
+
+    settings = _settings("backup")
+    try:
+        done = copy_database(_existing_database(settings), target)
+    except StorageError as error:
+        raise _fail(str(error)) from None
+    typer.echo(
+        f"backed up to {done.path}: integrity ok, chain intact at {done.head_seq}:{done.head_hash}; "
+        f"{done.requests:,} requests, {done.events:,} events, schema {done.schema}; "
+        f"{done.size / 1_000_000:.1f} MB in {done.seconds:.2f} s"
+    )
 
 
 @audit_app.command("verify")

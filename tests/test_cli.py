@@ -196,6 +196,37 @@ def test_audit_verify_without_a_database_says_so(tmp_path: Path) -> None:
     assert not missing.exists(), "verifying must not create an empty database"
 
 
+# ----------------------------------------------------------------------------- backup
+
+BACKED_UP = re.compile(r"^backed up to (\S+): integrity ok, chain intact at (\d+:[0-9a-f]{64}); (\d+) requests, ")
+
+
+def test_backup_writes_a_checked_copy_whose_head_audit_verify_finds(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "backup.db"
+
+    result = run("backup", str(target), env={"PURGEBOT_DB": str(db)})
+
+    assert result.returncode == 0, result.stderr
+    match = BACKED_UP.match(one_line(result.stdout))
+    assert match, result.stdout
+    assert match[1] == str(target) and match[3] == "1"
+    assert match[2] == "{}:{}".format(*stored_head(db))
+    assert audit(target, "--expect", match[2]).returncode == 0
+
+
+def test_backup_never_overwrites_and_needs_a_database(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken.db"
+    target.write_text("last week's backup")
+
+    taken = run("backup", str(target), env={"PURGEBOT_DB": str(db)})
+    missing = run("backup", str(tmp_path / "new.db"), env={"PURGEBOT_DB": str(tmp_path / "gone.db")})
+
+    assert taken.returncode == 1 and "already exists" in one_line(taken.stderr)
+    assert target.read_text() == "last week's backup"
+    assert missing.returncode == 1 and "no database at" in one_line(missing.stderr)
+    assert not (tmp_path / "new.db").exists() and not (tmp_path / "gone.db").exists()
+
+
 # ----------------------------------------------------------------------------- serve: refusing to start
 
 
