@@ -93,7 +93,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler."""
-    from bot.server import create_web_app
+    from bot.server import create_web_app, serve_health_in_background
 
     transport = "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"
     settings = _settings(
@@ -133,6 +133,11 @@ def serve(
 
             assert settings.slack_app_token is not None
             try:
+                serve_health_in_background(bot.health, settings.port)
+            except OSError as error:
+                raise _fail(f"cannot serve /healthz on port {settings.port} (PORT): {error.strerror}") from None
+            log.info("serving /healthz", extra={"port": settings.port})
+            try:
                 SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
             except SlackApiError as error:
                 raise _fail(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({error.response.get('error')})") from None
@@ -140,7 +145,8 @@ def serve(
             import uvicorn
 
             log.info("serving", extra={"port": settings.port})
-            uvicorn.run(create_web_app(bolt), host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
+            web = create_web_app(bolt, bot.health)
+            uvicorn.run(web, host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
     finally:
         bot.stop()
 
