@@ -91,8 +91,20 @@ def serve(
         bool,
         typer.Option("--socket-mode", help="Connect over Socket Mode (needs SLACK_APP_TOKEN) instead of serving HTTP."),
     ] = False,
+    new_database: Annotated[
+        bool,
+        typer.Option(
+            "--new-database",
+            help="Begin a new record on an empty PURGEBOT_DB even though Slack shows purgebot ran before.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler."""
+    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler.
+
+    On an empty database it first asks Slack whether purgebot posted in the notify channel before,
+    and refuses to start a second record if so (a volume that did not mount, a lost disk).
+    """
+    from bot import continuity
     from bot.server import create_web_app, serve_health_in_background
 
     transport = "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"
@@ -111,6 +123,10 @@ def serve(
     try:
         bolt = bot.bolt
         problem = bot.check_notify_channel()
+        assert settings.purgebot_notify_channel is not None
+        refusal = continuity.check_start(
+            bot.store, bot.slack, settings.purgebot_notify_channel, new_database=new_database, clock=bot.clock
+        )
     except BoltError as error:
         bot.stop()
         raise _fail(f"Slack did not accept SLACK_BOT_TOKEN at {settings.slack_api_url} ({error})") from None
@@ -120,6 +136,9 @@ def serve(
         raise _fail(f"Slack is unreachable at {settings.slack_api_url} ({reason})") from None
     finally:
         sdk_log.disabled = False
+    if refusal:
+        bot.stop()
+        raise _fail(refusal)
     log = logging.getLogger("purgebot")
     if problem:
         log.warning("cannot post to the notify channel: %s", problem)
