@@ -56,17 +56,17 @@ def record_of(store: Store) -> Record:
     )
 
 
-def last_post(slack: WebClient, channel: str) -> datetime | None:
+def last_post(client: WebClient, channel: str) -> datetime | None:
     """When this bot last posted in ``channel`` (newest first, up to 2,000 messages back), or None.
 
     A post counts when it is this bot's (its ``bot_id``) and carries purgebot's metadata, so another
     purgebot installation posting in the same channel (a staging app) is not mistaken for this one.
     """
     try:
-        bot_id = slack.auth_test().get("bot_id")
+        bot_id = client.auth_test().get("bot_id")
         cursor = None
         for _ in range(HISTORY_PAGES):
-            page = slack.conversations_history(
+            page = client.conversations_history(
                 channel=channel, include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor
             )
             for message in page.get("messages") or []:
@@ -81,7 +81,7 @@ def last_post(slack: WebClient, channel: str) -> datetime | None:
     return None
 
 
-def check_start(store: Store, slack: WebClient, channel: str, *, new_database: bool, clock: Clock) -> str | None:
+def check_start(store: Store, client: WebClient, channel: str, *, new_database: bool, clock: Clock) -> str | None:
     """Why ``serve`` must not start on this database (one line), or None when it may.
 
     With ``new_database`` an empty database is started deliberately (and says so in its chain); a
@@ -97,7 +97,7 @@ def check_start(store: Store, slack: WebClient, channel: str, *, new_database: b
                 f"and {record.events:,} events: start without it"
             )
         try:
-            seen = last_post(slack, channel)
+            seen = last_post(client, channel)
         except CannotTell:
             seen = None
         with store.write() as db:
@@ -108,7 +108,7 @@ def check_start(store: Store, slack: WebClient, channel: str, *, new_database: b
     if not record.empty:
         return None
     try:
-        seen = last_post(slack, channel)
+        seen = last_post(client, channel)
     except CannotTell as error:
         return (
             f"{path} is a new, empty database and Slack would not show whether purgebot posted in the notify "
