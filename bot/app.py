@@ -51,6 +51,7 @@ class Tuning:
 
     lease: timedelta = timedelta(seconds=60)
     check_interval: float = 5.0
+    scheduler_stall_grace: float = 600.0  # /healthz: how long past its interval the scheduler may be quiet
     worker_idle: float = 1.0
     progress_interval: float = 3.0
     wait_notice: float = 3.0  # a wait on LangSmith this long (s) or longer shows in the progress message
@@ -143,7 +144,9 @@ class PurgeBot:
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
         self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)
-        self.scheduler = CheckScheduler(self._tick, interval=tuning.check_interval)
+        self.scheduler = CheckScheduler(
+            self._tick, interval=tuning.check_interval, stall_grace=tuning.scheduler_stall_grace
+        )
         self._bolt: App | None = None
         self._running = False
 
@@ -185,6 +188,23 @@ class PurgeBot:
             self._running = False
         self.workspaces.close()
         self.store.close()
+
+    @property
+    def workers(self) -> tuple[Worker, ...]:
+        return (self._previewer_worker, self._executor_worker, self._notifier_worker)
+
+    def health(self) -> list[str]:
+        """Why the bot cannot do its work now, one reason a line (empty: it can); ``/healthz`` shows them."""
+        if not self._running:
+            return ["the workers are not running"]
+        problems = [f"the {worker.name} worker has stopped" for worker in self.workers if not worker.alive]
+        stalled = self.scheduler.stalled()
+        if stalled:
+            problems.append(stalled)
+        unwritable = self.store.write_problem()
+        if unwritable:
+            problems.append(f"the database is not writable: {unwritable}")
+        return problems
 
     def _tick(self) -> None:
         """The scheduler's job: the query API (``/info`` read hourly in ``auto``), due checks, deadlines,

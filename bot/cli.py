@@ -1,4 +1,4 @@
-"""The ``purgebot`` command: serve, demo, verify, report, audit verify.
+"""The ``purgebot`` command: serve, demo, verify, report, backup, audit verify.
 
 Exit codes follow DESIGN.md: ``verify`` 0 verified / 2 items remain / 1 error; ``audit verify``
 0 intact / 1 broken. A settings problem is one line on stderr and exit 1.
@@ -91,11 +91,22 @@ def serve(
         bool,
         typer.Option("--socket-mode", help="Connect over Socket Mode (needs SLACK_APP_TOKEN) instead of serving HTTP."),
     ] = False,
+    new_database: Annotated[
+        bool,
+        typer.Option(
+            "--new-database",
+            help="Begin a new record on an empty PURGEBOT_DB even though Slack shows purgebot ran before.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler."""
-    from bot.server import create_web_app
+    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler.
 
-    logs.configure()
+    On an empty database it first asks Slack whether purgebot posted in the notify channel before,
+    and refuses to start a second record if so (a volume that did not mount, a lost disk).
+    """
+    from bot import continuity
+    from bot.server import create_web_app, serve_health_in_background
+
     transport = "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"
     settings = _settings(
         "serve --socket-mode" if socket_mode else "serve",
@@ -105,12 +116,17 @@ def serve(
         "PURGEBOT_APPROVERS",
         "PURGEBOT_NOTIFY_CHANNEL",
     )
+    logs.configure(logs.level_named(settings.purgebot_log_level))
     bot = _bot(settings)
     sdk_log = logging.getLogger("slack_sdk.web.base_client")
     sdk_log.disabled = True  # an unreachable Slack is said below, once, without the SDK's own error line
     try:
         bolt = bot.bolt
         problem = bot.check_notify_channel()
+        assert settings.purgebot_notify_channel is not None
+        refusal = continuity.check_start(
+            bot.store, bot.slack, settings.purgebot_notify_channel, new_database=new_database, clock=bot.clock
+        )
     except BoltError as error:
         bot.stop()
         raise _fail(f"Slack did not accept SLACK_BOT_TOKEN at {settings.slack_api_url} ({error})") from None
@@ -120,6 +136,9 @@ def serve(
         raise _fail(f"Slack is unreachable at {settings.slack_api_url} ({reason})") from None
     finally:
         sdk_log.disabled = False
+    if refusal:
+        bot.stop()
+        raise _fail(refusal)
     log = logging.getLogger("purgebot")
     if problem:
         log.warning("cannot post to the notify channel: %s", problem)
@@ -133,6 +152,11 @@ def serve(
 
             assert settings.slack_app_token is not None
             try:
+                serve_health_in_background(bot.health, settings.port)
+            except OSError as error:
+                raise _fail(f"cannot serve /healthz on port {settings.port} (PORT): {error.strerror}") from None
+            log.info("serving /healthz", extra={"port": settings.port})
+            try:
                 SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
             except SlackApiError as error:
                 raise _fail(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({error.response.get('error')})") from None
@@ -140,7 +164,8 @@ def serve(
             import uvicorn
 
             log.info("serving", extra={"port": settings.port})
-            uvicorn.run(create_web_app(bolt), host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
+            web = create_web_app(bolt, bot.health)
+            uvicorn.run(web, host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
     finally:
         bot.stop()
 
@@ -224,6 +249,28 @@ def report(
         raise _fail(str(error)) from None
     for path in paths:
         typer.echo(str(path))
+
+
+@app.command()
+def backup(target: Annotated[Path, typer.Argument(help="The new file to write the copy to.")]) -> None:
+    """Copy the database while the bot runs, check the copy (integrity, event chain), and say what it holds.
+
+    Needs only PURGEBOT_DB. The copy is one self-contained SQLite file: to restore, stop the bot and
+    put it where PURGEBOT_DB points.
+    """
+    from storage.backup import backup as copy_database
+    from storage.db import StorageError
+
+    settings = _settings("backup")
+    try:
+        done = copy_database(_existing_database(settings), target)
+    except StorageError as error:
+        raise _fail(str(error)) from None
+    typer.echo(
+        f"backed up to {done.path}: integrity ok, chain intact at {done.head_seq}:{done.head_hash}; "
+        f"{done.requests:,} requests, {done.events:,} events, schema {done.schema}; "
+        f"{done.size / 1_000_000:.1f} MB in {done.seconds:.2f} s"
+    )
 
 
 @audit_app.command("verify")

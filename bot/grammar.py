@@ -111,6 +111,11 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class Audit:
+    """The event chain's head and whether it is intact (approvers only), as ``purgebot audit verify``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     pass
 
@@ -121,7 +126,7 @@ class OpenForm:
 
 
 Request = TracesRequest | MetadataRequest | ExamplesRequest
-Command = Request | Status | ListRequests | Cancel | Verify | Report | Help | OpenForm
+Command = Request | Status | ListRequests | Cancel | Verify | Report | Audit | Help | OpenForm
 
 HELP_TEXT = """\
 */purge* files a compliance purge in LangSmith; a second person approves it in the thread.
@@ -144,11 +149,12 @@ A metadata or examples request searches every LangSmith workspace purgebot is co
 • `/purge status PURGE-7`  • `/purge list` or `/purge list awaiting_approval`
 • `/purge cancel PURGE-7`  • `/purge verify PURGE-7`  • `/purge report PURGE-7`
 • `/purge` with nothing after it opens the request form.
+• `/purge audit` (approvers): the event chain's head and whether it is intact.
 
 Slack limits one command or form field to about 3,000 characters (about 80 trace IDs). \
 For larger sets, use a metadata request."""
 
-_SUBCOMMANDS = ("traces", "metadata", "examples", "status", "list", "cancel", "verify", "report", "help")
+_SUBCOMMANDS = ("traces", "metadata", "examples", "status", "list", "cancel", "verify", "report", "audit", "help")
 _BY_ID: dict[str, Callable[[int], Command]] = {
     "status": Status,
     "cancel": Cancel,
@@ -219,6 +225,10 @@ def parse(text: str, *, now: datetime) -> Command:
         return Help()
     if name == "list":
         return ListRequests(_state(args))
+    if name == "audit":
+        if args:
+            raise GrammarError(f"/purge audit takes nothing after it; remove {_show(args[0].text)}.")
+        return Audit()
     if name in _BY_ID:
         return _BY_ID[name](_request_id(name, args))
     if name in _OPTIONS:

@@ -29,6 +29,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def level_named(name: str) -> int:
+    """The logging level for ``PURGEBOT_LOG_LEVEL``'s value (``debug``, ``info``, ``warning``, ``error``)."""
+    return logging.getLevelNamesMapping()[name.upper()]
+
+
 def configure(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())

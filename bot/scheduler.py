@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,9 +23,21 @@ JOB_ID = "run-due-checks"
 class CheckScheduler:
     """Calls ``tick`` every ``interval`` seconds and at once on ``wake()``; never two at a time."""
 
-    def __init__(self, tick: Callable[[], object], *, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        tick: Callable[[], object],
+        *,
+        interval: float = 5.0,
+        stall_grace: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``stall_grace``: how long past its interval a run may take, or the next one may be late,
+        before :meth:`stalled` says so (a check at LangSmith's v1 query limit can take minutes)."""
         self._tick = tick
         self._interval = interval
+        self._stall_grace = stall_grace
+        self._monotonic = monotonic
+        self._progress = monotonic()  # when a run last started or finished
         self._scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -33,6 +46,7 @@ class CheckScheduler:
         self._again = False
 
     def start(self) -> None:
+        self._progress = self._monotonic()
         self._scheduler.add_job(
             self._run, "interval", seconds=self._interval, id=JOB_ID, next_run_time=datetime.now(UTC)
         )
@@ -55,15 +69,30 @@ class CheckScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 
+    def stalled(self) -> str | None:
+        """Why the scheduler is not doing its job (None while it is): not running, or no run has started
+        or finished for longer than its interval plus the grace."""
+        if not self._scheduler.running:
+            return "the check scheduler is not running"
+        with self._lock:
+            quiet, busy = self._monotonic() - self._progress, self._busy
+        if quiet <= self._interval + self._stall_grace:
+            return None
+        if busy:
+            return f"the check scheduler has been in one run for {quiet:.0f} s (its interval is {self._interval:g} s)"
+        return f"the check scheduler has not run for {quiet:.0f} s (its interval is {self._interval:g} s)"
+
     def _run(self) -> None:
         while True:
             with self._lock:
                 self._busy, self._again = True, False
+                self._progress = self._monotonic()
             try:
                 self._tick()
             except Exception:  # the job must keep its schedule; the failure is logged and the rows stay due
                 log.exception("checking due verifications failed")
             with self._lock:
+                self._progress = self._monotonic()
                 if not self._again:
                     self._busy = False
                     return

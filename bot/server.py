@@ -1,5 +1,8 @@
 """The HTTP surface: ``POST /slack/events`` for Bolt and ``GET /healthz``, served by uvicorn.
 
+``/healthz`` answers 200 while the bot can do its work and 503 with the reasons when it cannot (the
+database is not writable, a worker died, the scheduler stalled), so a platform's probe restarts it.
+
 Bolt's own Starlette adapter calls ``dispatch`` on the event loop, which would make every request
 wait for the one before it; here ``dispatch`` runs in the thread pool, so acks stay fast under
 concurrency. Headers that Bolt's verifier would crash on (an empty timestamp gives a 500) are
@@ -9,9 +12,12 @@ read whole (the signature cannot be checked without the body, so its size is che
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import parse_qsl
 
+import uvicorn
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_bolt.request.internals import build_context
@@ -46,7 +52,9 @@ async def _body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def create_web_app(bolt: App) -> Starlette:
+def create_web_app(bolt: App, health: Callable[[], list[str]] | None = None) -> Starlette:
+    """``/slack/events`` for ``bolt`` and ``/healthz``, which answers 503 with ``health()``'s reasons."""
+
     async def slack_events(request: Request) -> Response:
         try:
             body = await _body(request)
@@ -69,15 +77,45 @@ def create_web_app(bolt: App) -> Starlette:
 
         return to_starlette_response(await run_in_threadpool(dispatch))
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True})
-
     return Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/healthz", _healthz(health), methods=["GET"]),
         ]
     )
+
+
+def create_health_app(health: Callable[[], list[str]]) -> Starlette:
+    """Only ``/healthz``: what Socket Mode serves on $PORT, where Slack's events arrive over the socket."""
+    return Starlette(routes=[Route("/healthz", _healthz(health), methods=["GET"])])
+
+
+def _healthz(health: Callable[[], list[str]] | None) -> Callable[[Request], Awaitable[Response]]:
+    async def healthz(_: Request) -> Response:
+        # The database probe opens a file: in the thread pool, off the loop that acks Slack.
+        problems = await run_in_threadpool(health) if health is not None else []
+        if problems:
+            return JSONResponse({"ok": False, "problems": problems}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    return healthz
+
+
+def serve_health_in_background(health: Callable[[], list[str]], port: int) -> None:
+    """Serve ``/healthz`` on ``0.0.0.0:port`` from a daemon thread (Socket Mode's main thread holds the socket).
+
+    Binds before returning, so a port in use is an ``OSError`` here, not a silent thread death.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("0.0.0.0", port))
+    except OSError:
+        sock.close()
+        raise
+    config = uvicorn.Config(create_health_app(health), log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="healthz", daemon=True).start()
 
 
 def _bolt_request(text: str, *, query: str, headers: dict[str, str | Sequence[str]]) -> BoltRequest:

@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     purgebot_langsmith_query_rate: Annotated[Rate, NoDecode] = Rate(10, 10.0)  # v1 runs/query
     purgebot_langsmith_v2_query_rate: Annotated[Rate, NoDecode] = Rate(300, 10.0)  # v2 runs/query
     purgebot_langsmith_call_rate: Annotated[Rate, NoDecode] = Rate(1000, 10.0)
+    purgebot_log_level: Literal["debug", "info", "warning", "error"] = "info"
     port: int = Field(3000, ge=1, le=65535)
 
     @field_validator("slack_bot_token")
@@ -166,9 +167,9 @@ class Settings(BaseSettings):
             raise ValueError(f"expected on or off, got {value!r}")
         return text == "on"
 
-    @field_validator("purgebot_langsmith_query_api", "purgebot_show_values", mode="before")
+    @field_validator("purgebot_langsmith_query_api", "purgebot_show_values", "purgebot_log_level", mode="before")
     @classmethod
-    def _query_api(cls, value: Any) -> Any:
+    def _lowercase(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(

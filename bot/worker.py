@@ -41,6 +41,11 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the thread runs: a step's ``Exception`` is survived, anything else ends it (health says so)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 from sqlite_utils import Database
 
-from bot import grammar, messages
+from bot import audit, grammar, messages
 from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, parse_utc, utc_iso
 from bot.deadlines import days_left, days_left_text
@@ -568,6 +568,13 @@ class Workflow:
             self._journal_for(db, now).event(request_id, user, "check_requested")
         self._on_change()
         return Reply(f"Checking {request.label} now; the result goes to its thread.")
+
+    def audit(self, user: str) -> Reply:
+        """``/purge audit``: the event chain's head and whether it is intact, for approvers only."""
+        if not self._eligible_quietly(user):
+            return Reply("Only approvers can check the event chain.")
+        with self._store.read_snapshot() as db:
+            return Reply(audit.chain_report(db))
 
     def _for_requester_or_approver(self, db: Database, request_id: int, user: str, what: str) -> Request | Reply:
         request = requests.find(db, request_id)

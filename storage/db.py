@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
-from storage.migrations import migrate
+from storage.migrations import SchemaTooNew, migrate
 
 _UNAVAILABLE_HINTS = ("readonly", "disk is full", "unable to open", "disk i/o error", "not a database")
 
@@ -86,8 +86,12 @@ class Store:
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self.turns = WriteTurns()
-        with self.write() as db:
-            migrate(db)
+        try:
+            with self.write() as db:
+                migrate(db)
+        except SchemaTooNew as error:
+            self.close()
+            raise StorageError(f"cannot use the database {self.path}: {error}") from None
 
     @property
     def db(self) -> Database:
@@ -171,6 +175,28 @@ class Store:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as error:
             raise _translate(error, self.path) from None
+
+    def write_problem(self) -> str | None:
+        """Why a write to the file would fail now (None when it would succeed), for the health check.
+
+        A fresh connection, not one of the workers': those keep working through open file handles
+        after the file was removed or its volume detached, which is exactly what must show. It takes
+        the write lock and lets go at once; a lock held by another writer means the file is writable.
+        """
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=0.2, isolation_level=None)
+        except sqlite3.Error as error:
+            return str(_translate(error, self.path))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            if "locked" in str(error).lower() or "busy" in str(error).lower():
+                return None
+            return str(_translate(error, self.path))
+        finally:
+            conn.close()
+        return None
 
     def close(self) -> None:
         """Close every connection any thread opened."""

@@ -254,8 +254,30 @@ def m011_workspaces(db: Database) -> None:
     db.table("batches").add_column("workspace", str, not_null_default="default")
 
 
+class SchemaTooNew(Exception):
+    """The file was migrated by a newer purgebot: this code does not know every migration it holds."""
+
+
+def unknown_migrations(db: Database) -> list[str]:
+    """Migrations recorded in the file that this code does not have (a newer version wrote them)."""
+    known = {migration.name for migration in migrations.pending(Database(memory=True))}
+    return [applied.name for applied in migrations.applied(db) if applied.name not in known]
+
+
 def migrate(db: Database) -> list[str]:
-    """Apply what is pending and return the names applied (empty when the file is current)."""
+    """Apply what is pending and return the names applied (empty when the file is current).
+
+    A file that holds a migration this code does not know was written by a newer purgebot: running
+    older code on it would read and write a schema it does not understand, so it is refused before
+    anything is applied. Rolling back means running the version that wrote it, or restoring the
+    backup taken before the upgrade.
+    """
+    unknown = unknown_migrations(db)
+    if unknown:
+        raise SchemaTooNew(
+            f"it was migrated by a newer purgebot (it holds {', '.join(unknown)}, unknown to this "
+            "version): run that version again, or restore the backup taken before the upgrade"
+        )
     pending = [migration.name for migration in migrations.pending(db)]
     migrations.apply(db)
     return pending

@@ -196,6 +196,37 @@ def test_audit_verify_without_a_database_says_so(tmp_path: Path) -> None:
     assert not missing.exists(), "verifying must not create an empty database"
 
 
+# ----------------------------------------------------------------------------- backup
+
+BACKED_UP = re.compile(r"^backed up to (\S+): integrity ok, chain intact at (\d+:[0-9a-f]{64}); (\d+) requests, ")
+
+
+def test_backup_writes_a_checked_copy_whose_head_audit_verify_finds(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "backup.db"
+
+    result = run("backup", str(target), env={"PURGEBOT_DB": str(db)})
+
+    assert result.returncode == 0, result.stderr
+    match = BACKED_UP.match(one_line(result.stdout))
+    assert match, result.stdout
+    assert match[1] == str(target) and match[3] == "1"
+    assert match[2] == "{}:{}".format(*stored_head(db))
+    assert audit(target, "--expect", match[2]).returncode == 0
+
+
+def test_backup_never_overwrites_and_needs_a_database(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken.db"
+    target.write_text("last week's backup")
+
+    taken = run("backup", str(target), env={"PURGEBOT_DB": str(db)})
+    missing = run("backup", str(tmp_path / "new.db"), env={"PURGEBOT_DB": str(tmp_path / "gone.db")})
+
+    assert taken.returncode == 1 and "already exists" in one_line(taken.stderr)
+    assert target.read_text() == "last week's backup"
+    assert missing.returncode == 1 and "no database at" in one_line(missing.stderr)
+    assert not (tmp_path / "new.db").exists() and not (tmp_path / "gone.db").exists()
+
+
 # ----------------------------------------------------------------------------- serve: refusing to start
 
 
@@ -221,6 +252,7 @@ def test_serve_without_the_signing_secret_refuses_to_start(tmp_path: Path) -> No
         ("PURGEBOT_VERIFY_AT", "monday"),
         ("PURGEBOT_TIMEZONE", "Mars/Base"),
         ("SLACK_BOT_TOKEN", "xoxp-supersecret"),
+        ("PURGEBOT_LOG_LEVEL", "verbose"),
     ],
 )
 def test_serve_with_a_malformed_variable_names_it(tmp_path: Path, variable: str, value: str) -> None:
@@ -360,6 +392,17 @@ def test_serve_with_purgebot_db_in_a_missing_folder_is_one_line(tmp_path: Path) 
     assert result.returncode == 1
     line = one_line(result.stderr)
     assert "cannot use the database" in line and "PURGEBOT_DB" in line and "Traceback" not in result.stdout
+
+
+@pytest.mark.parametrize("command", [("serve",), ("audit", "verify")])
+def test_a_database_of_a_newer_purgebot_is_refused_in_one_line(db: Path, command: tuple[str, ...]) -> None:
+    """Rolling the image back without restoring the backup: the older code refuses the newer schema."""
+    tamper(db, "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('purgebot', ?, 'x')", "m999_x")
+    result = run(*command, env={**SERVE_ENV, "PURGEBOT_DB": str(db)})
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith(f"purgebot: cannot use the database {db}: it was migrated by a newer purgebot")
+    assert "m999_x" in line and "restore the backup" in line
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/api/", "http://purgebot-no-such-host.invalid/api/"])

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bot.grammar import (
     HELP_TEXT,
     STATES,
+    Audit,
     Cancel,
     Command,
     ExamplesRequest,
@@ -69,6 +70,8 @@ def error(text: str) -> str:
         ("cancel PURGE-12", Cancel(12)),
         ("verify PURGE-1", Verify(1)),
         ("report purge-999", Report(999)),
+        ("audit", Audit()),
+        ("AUDIT", Audit()),
     ],
 )
 def test_simple_commands(text: str, command: Command) -> None:
@@ -108,6 +111,8 @@ def test_states_are_those_of_the_design() -> None:
         ("status PURGE-1234567890123456789", "is not a request ID"),
         ("list foo", "Unknown state `foo`. The states are awaiting_approval, approved, executing,"),
         ("list approved failed", "/purge list takes at most one state"),
+        ("audit PURGE-7", "/purge audit takes nothing after it; remove `PURGE-7`."),
+        ("audti", "Unknown subcommand `audti`. Did you mean `audit`?"),
     ],
 )
 def test_simple_command_errors(text: str, message: str) -> None:
@@ -436,6 +441,7 @@ def test_help_text_covers_the_contract() -> None:
         "/purge cancel PURGE-7",
         "/purge verify PURGE-7",
         "/purge report PURGE-7",
+        "/purge audit",
         "OR-matched",
         "PURGE-7",
         "3,000 characters",

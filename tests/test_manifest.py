@@ -13,6 +13,7 @@ import yaml
 from e2e import file_traces, jump_to_next_check, request_message, wait_state, wait_thread
 
 from bot.clock import SandboxClock
+from bot.sandbox.slack_server import BOT_SCOPES
 from bot.sandbox.world import NOTIFY_CHANNEL, REQUESTS_CHANNEL, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,3 +169,8 @@ def test_a_whole_lifecycle_calls_only_methods_the_manifest_grants(
     if "files.upload.v2" in scanned:  # slack_sdk's helper calls these two on the wire
         scanned |= {"files.getUploadURLExternal", "files.completeUploadExternal"}
     assert called <= scanned, "the code scan misses a call site"
+
+
+def test_the_slack_stand_in_grants_exactly_the_manifests_scopes(manifest: dict[str, Any]) -> None:
+    """The stand-in refuses a method without its scope; it must hold what an installed app would hold."""
+    assert set(bot_scopes(manifest)) == BOT_SCOPES

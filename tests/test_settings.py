@@ -66,6 +66,7 @@ EVERY_VARIABLE: list[tuple[str, str, Any]] = [
     ("PURGEBOT_LANGSMITH_QUERY_RATE", "5/10s", (5, 10.0)),
     ("PURGEBOT_LANGSMITH_V2_QUERY_RATE", "150/10s", (150, 10.0)),
     ("PURGEBOT_LANGSMITH_CALL_RATE", "100 / 60s", (100, 60.0)),
+    ("PURGEBOT_LOG_LEVEL", "DEBUG", "debug"),
     ("PORT", "8080", 8080),
 ]
 
@@ -139,6 +140,7 @@ def test_defaults() -> None:
     assert settings.purgebot_langsmith_lookback_days == 400  # LangSmith's longest retention
     assert settings.purgebot_langsmith_query_rate.as_tuple() == (10, 10.0)  # v1 runs/query: 10 per 10 s
     assert settings.purgebot_langsmith_v2_query_rate.as_tuple() == (300, 10.0)  # v2 runs/query: 300 per 10 s
+    assert settings.purgebot_log_level == "info"
     assert settings.port == 3000
 
 
@@ -177,6 +179,8 @@ MALFORMED = [
     ("PURGEBOT_LANGSMITH_QUERY_API", "smithdb"),
     ("PURGEBOT_LANGSMITH_LOOKBACK_DAYS", "0"),
     ("PURGEBOT_LANGSMITH_V2_QUERY_RATE", "300"),
+    ("PURGEBOT_LOG_LEVEL", "verbose"),
+    ("PURGEBOT_LOG_LEVEL", "10"),
     ("PORT", "http"),
     ("PORT", "70000"),
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from e2e import request_message, wait_ephemeral, wait_thread
 
@@ -90,3 +91,15 @@ def test_a_purge_is_filed_and_approved_over_socket_mode(world: World, server: Se
     with pytest.raises(NoSocketConnection):
         alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert all(not connection.unmatched for connection in world.slack.socket_connections())
+
+
+def test_socket_mode_serves_healthz_on_port_and_nothing_else(world: World, server: ServeProcess) -> None:
+    """A platform's probe reaches a Socket Mode bot too: ``/healthz`` on $PORT; Slack's events come over the socket."""
+    server.start()
+
+    health = httpx.get(f"{server.url}/healthz", timeout=10)
+    events_url = httpx.post(f"{server.url}/slack/events", content=b"{}", timeout=10)
+
+    assert (health.status_code, health.json()) == (200, {"ok": True})
+    assert events_url.status_code == 404
+    assert '"serving /healthz"' in server.log_text()

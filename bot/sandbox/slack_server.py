@@ -306,6 +306,21 @@ class Channel:
 # --------------------------------------------------------------------------- internals
 
 
+# What manifest.yml grants the bot token (tests/test_manifest.py keeps the manifest honest).
+BOT_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "channels:read",
+        "groups:read",
+        "channels:history",
+        "groups:history",
+        "usergroups:read",
+        "files:write",
+    }
+)
+
+
 class _ApiError(Exception):
     """An ``{"ok": false, "error": ...}`` answer raised from inside a method implementation."""
 
@@ -565,6 +580,7 @@ class FakeSlack:
         team_domain: str = "sandbox",
         enforce_post_rate: bool = False,
         app_token: str = APP_TOKEN,
+        scopes: Iterable[str] = BOT_SCOPES,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -574,6 +590,7 @@ class FakeSlack:
         self.bot_id = bot_id
         self.app_id = app_id
         self.enforce_post_rate = enforce_post_rate
+        self.scopes = frozenset(scopes)  # the bot token's; methods that check one refuse with missing_scope
         self._lock = threading.Lock()
         self._users: dict[str, User] = {}
         self._channels: dict[str, Channel] = {}
@@ -1410,8 +1427,16 @@ class FakeSlack:
         page, paging = self._page(members, params, 100)
         return {"members": page, **paging}
 
-    def _conversations_replies(self, params: _Params) -> JSON:
+    def _history_channel(self, params: _Params) -> Channel:
+        """A channel whose messages the bot may read: a member, with the history scope of its kind."""
         channel = self._member_channel(params)
+        needed = "groups:history" if channel.private else "channels:history"
+        if needed not in self.scopes:
+            raise _ApiError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+        return channel
+
+    def _conversations_replies(self, params: _Params) -> JSON:
+        channel = self._history_channel(params)
         anchor = self._find(channel.id, params.required("ts", "thread_not_found"))
         if anchor is None:
             raise _ApiError("thread_not_found")
@@ -1421,7 +1446,7 @@ class FakeSlack:
         return {"messages": [self._message_json(m, include_metadata=with_metadata) for m in page], **paging}
 
     def _conversations_history(self, params: _Params) -> JSON:
-        channel = self._member_channel(params)
+        channel = self._history_channel(params)
         oldest, latest = params.text("oldest"), params.text("latest")
         inclusive = params.flag("inclusive")
 

@@ -65,6 +65,8 @@ def _dispatch(
             ack(text=workflow.status(request_id, user).text)
         case grammar.ListRequests(state=state):
             ack(text=workflow.list_requests(state, user).text)
+        case grammar.Audit():
+            ack(text=workflow.audit(user).text)
         case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
             provisional = filing_text(parsed)
             key = f"command:{command.get('trigger_id')}"

@@ -326,6 +326,30 @@ def test_history_is_newest_first_and_pages(client: WebClient) -> None:
     assert _error(lambda: client.conversations_history(channel="COUTSIDE")) == "not_in_channel"
 
 
+def test_history_needs_the_history_scope_of_the_channels_kind_and_metadata_needs_asking(
+    client: WebClient, slack: FakeSlack
+) -> None:
+    client.chat_postMessage(channel=NOTIFY, text="verified", metadata={"event_type": "e", "event_payload": {"n": 1}})
+    slack.add_channel("GPRIVATE", "private", private=True)
+
+    plain = client.conversations_history(channel=NOTIFY)
+    assert "metadata" not in plain["messages"][0]  # as Slack: only with include_all_metadata
+
+    slack.scopes = slack.scopes - {"channels:history"}
+    with pytest.raises(SlackApiError) as caught:
+        client.conversations_history(channel=NOTIFY, include_all_metadata=True)
+    assert caught.value.response["error"] == "missing_scope"
+    assert caught.value.response["needed"] == "channels:history"
+    assert "channels:history" not in caught.value.response["provided"].split(",")
+    assert _error(lambda: client.conversations_replies(channel=NOTIFY, ts=plain["messages"][0]["ts"])) == (
+        "missing_scope"
+    )
+    assert client.conversations_history(channel="GPRIVATE")["ok"]  # groups:history still covers private ones
+
+    slack.scopes = slack.scopes - {"groups:history"}
+    assert _error(lambda: client.conversations_history(channel="GPRIVATE")) == "missing_scope"
+
+
 def test_views_open_trigger_rules_update_and_publish(client: WebClient, slack: FakeSlack) -> None:
     modal = {
         "type": "modal",

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 
-from storage.db import StorageUnavailable, Store
+from storage.db import StorageError, StorageUnavailable, Store
 from storage.migrations import migrate
 
 TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions", "pairs", "texts"}
@@ -442,3 +442,46 @@ def test_a_database_of_the_previous_schema_migrates_on_start_and_keeps_its_rows(
     assert store.db.execute("SELECT id, kind, session_id FROM batches").fetchall() == [(7, "traces", "s")]
     assert store.db.execute("SELECT count(*) FROM pairs").fetchone()[0] == 0
     store.close()
+
+
+def record_a_future_migration(path: Path, name: str = "m999_from_the_future") -> None:
+    """What a newer purgebot leaves in the file: a migration this code has never heard of."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute(
+                "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('purgebot', ?, 'later')",
+                [name],
+            )
+    finally:
+        conn.close()
+
+
+def test_a_database_of_a_newer_version_is_refused_naming_what_it_does_not_know(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    Store(path).close()
+    record_a_future_migration(path)
+    before = path.read_bytes()
+
+    with pytest.raises(StorageError) as caught:
+        Store(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"cannot use the database {path}: it was migrated by a newer purgebot")
+    assert "m999_from_the_future" in message and "backup" in message
+    assert "\n" not in message
+    assert path.read_bytes() == before  # nothing applied, nothing written
+
+
+def test_a_migration_set_of_another_tool_in_the_same_file_is_not_a_newer_version(tmp_path: Path) -> None:
+    """The control: only purgebot's own set counts, so the refusal above is about the unknown name."""
+    path = tmp_path / "shared.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('other-tool', 'm1', 'x')"
+        )
+    conn.close()
+
+    Store(path).close()
