@@ -176,6 +176,15 @@ def latest_done(db: Database, request_id: int, target: str) -> Check | None:
     return Check(*row) if row else None
 
 
+def due_count(db: Database, now: str) -> int:
+    """How many checks are due and not finished: the work a scheduler tick has in hand right now."""
+    return int(
+        db.execute(
+            "SELECT count(*) FROM checks WHERE due_at <= ? AND state IN (?, ?)", [now, PENDING, RUNNING]
+        ).fetchone()[0]
+    )
+
+
 def next_pending(db: Database, request_id: int) -> Check | None:
     row = db.execute(
         f"SELECT {_COLUMNS} FROM checks WHERE request_id = ? AND state = ? AND kind = ? ORDER BY due_at LIMIT 1",

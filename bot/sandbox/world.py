@@ -8,13 +8,16 @@ stand-ins through its real Slack and LangSmith clients.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from bot.app import PurgeBot, Tuning
-from bot.clock import Clock, SandboxClock
+from bot.clock import Clock, SandboxClock, utc_iso
 from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.langsmith import create_app as langsmith_app
 from bot.sandbox.serving import serve
@@ -23,6 +26,7 @@ from bot.sandbox.slack_server import create_app as slack_app
 from bot.sandbox.slack_user import SlackDelivery, SlackUser
 from bot.server import create_web_app
 from bot.settings import Settings, load_settings
+from storage import checks, outbox
 
 SIGNING_SECRET = "sandbox-signing-secret"
 BOT_TOKEN = "xoxb-sandbox-bot-token"
@@ -122,6 +126,28 @@ class World:
             yield SlackUser(delivery, ALICE), SlackUser(delivery, BOB)
         finally:
             delivery.close()
+
+    def settle(self, done: Callable[[Database], bool], *, timeout: float = 30.0) -> None:
+        """Wait until ``done`` holds in purgebot's database and everything purgebot had to say about it
+        has reached Slack: no message waits in the outbox and no check is due.
+
+        ``done`` names the effect of what a person just did (a request stored, a state reached). The
+        messages that effect causes are outbox rows written in the same transaction, and a row is marked
+        sent only after the Slack stand-in answered — which it does after showing the change to its
+        listeners. So once both hold in one snapshot, all of it has been seen. Checks due now (the
+        examples checked at submit) are part of it. It polls for that; it never sleeps a fixed time and hopes.
+        """
+        assert self.bot is not None, "start_bot() first"
+        store, deadline = self.bot.store, time.monotonic() + timeout
+        while True:
+            with store.read_snapshot() as db:
+                quiet = outbox.pending_count(db) == 0 and checks.due_count(db, utc_iso(self.clock.now())) == 0
+                if quiet and done(db):
+                    return
+            if time.monotonic() >= deadline:
+                name = getattr(done, "__name__", repr(done))
+                raise TimeoutError(f"{name} and nothing left to post: still not so after {timeout:g}s")
+            time.sleep(0.01)
 
     @property
     def delivery(self) -> SlackDelivery:
