@@ -8,23 +8,28 @@ check happen in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from sqlite_utils import Database
+
 from bot import report
 from bot.app import Tuning
 from bot.clock import SandboxClock, parse_utc
 from bot.sandbox.langsmith import FakeLangSmith
-from bot.sandbox.slack_server import Event, FakeSlack, Message
+from bot.sandbox.slack_server import Event, FakeSlack, Message, readable
+from bot.sandbox.slack_user import Delivered
 from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
-from storage import checks, events
+from storage import checks, events, requests
 
 NAMES = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0DAVE": "dave", "U0PURGEBOT": "purgebot"}
 CHANNELS = {REQUESTS_CHANNEL: "#privacy-requests", NOTIFY_CHANNEL: "#compliance"}
@@ -41,24 +46,51 @@ def _names(text: str) -> str:
 
 
 class Transcript:
-    """Prints what people would see, as it happens, from the Slack stand-in's events."""
+    """Prints what people would see, as it happens, from the Slack stand-in's events.
+
+    A person's step (their line, and the ack Slack shows them at once) is printed under one lock, so a
+    message the bot posts from another thread in the meantime waits and follows it.
+    """
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._lock = threading.Lock()
-        self._roots: dict[str, str] = {}
+        self._changed = threading.Condition(threading.RLock())
+        self._shown: list[str] = []  # every bot message printed, header and body
 
     def say(self, text: str = "") -> None:
-        with self._lock:
+        with self._changed:
             self._out.write(text + "\n")
             self._out.flush()
 
-    def person(self, user: str, channel: str, action: str) -> None:
-        self.say(f"\n{CHANNELS[channel]}  {NAMES[user]}: {action}")
+    @contextlib.contextmanager
+    def step(self, user: str, channel: str, action: str) -> Iterator[None]:
+        """Print the person's line; what happens inside (their delivery, its ack) is printed before any bot message."""
+        with self._changed:
+            self.say(f"\n{CHANNELS[channel]}  {NAMES[user]}: {action}")
+            yield
+
+    def ack(self, user: str, ack: Delivered, *, timed: bool = False) -> None:
+        """The ack's answer, shown only to the person who acted."""
+        took = f", {ack.elapsed * 1000:.0f} ms" if timed else ""
+        self.bot(f"{CHANNELS[REQUESTS_CHANNEL]} purgebot (only {NAMES[user]} sees this{took}):", readable(ack.text))
 
     def bot(self, header: str, body: str) -> None:
         indented = textwrap.indent(_names(body), "      ")
-        self.say(f"  {header}\n{indented}")
+        with self._changed:
+            self.say(f"  {header}\n{indented}")
+            self._shown.append(f"{header}\n{body}")
+            self._changed.notify_all()
+
+    def mark(self) -> int:
+        """How many bot messages were printed so far (for :meth:`wait_shown`)."""
+        with self._changed:
+            return len(self._shown)
+
+    def wait_shown(self, words: str, *, since: int, timeout: float = WAIT) -> None:
+        """Wait until a bot message printed after ``since`` contains ``words``."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: any(words in m for m in self._shown[since:]), timeout):
+                raise TimeoutError(f"no message saying {words!r} after {timeout:g}s")
 
     def on_event(self, event: Event) -> None:
         message = event.message
@@ -88,7 +120,8 @@ def run_demo(out: TextIO) -> int:
         running_world(
             Path(folder) / "purgebot.db",
             clock=clock,
-            tuning=Tuning(check_interval=0.5, worker_idle=0.2, progress_interval=0.5),
+            # The stand-in does not hold posts to Slack's one a second per channel, so neither does the bot here.
+            tuning=Tuning(check_interval=0.5, worker_idle=0.2, progress_interval=0.5, channel_pace=0.0),
             # SmithDB only, as GCP US cloud is today: v1 run queries answer 410, v2 looks at the last
             # 24 hours unless told a window, and the traces below are three days old.
             langsmith=FakeLangSmith(api_key=LANGSMITH_KEY, backend="smithdb"),
@@ -133,29 +166,27 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
         f"/purge traces prod-chat {trace_ids[0]}, {trace_ids[1]}, … ({KNOWN_TRACES + 1} IDs, one mistyped) "
         '--reason "DSR-1042: erase user 123" --ticket DSR-1042'
     )
-    transcript.person(alice.user_id, REQUESTS_CHANNEL, shown)
-    ack = alice.slash(command, channel_id=REQUESTS_CHANNEL)
-    transcript.bot(
-        f"{CHANNELS[REQUESTS_CHANNEL]} purgebot (only alice sees this, {ack.elapsed * 1000:.0f} ms):", ack.body
-    )
-    world.slack.wait_for(lambda s: _root_with_buttons(s) is not None, timeout=WAIT)
+    with transcript.step(alice.user_id, REQUESTS_CHANNEL, shown):
+        transcript.ack(alice.user_id, alice.slash(command, channel_id=REQUESTS_CHANNEL), timed=True)
+    world.settle(_previewed(1))
     root = _root_with_buttons(world.slack)
     assert root is not None
 
-    transcript.person(alice.user_id, REQUESTS_CHANNEL, "clicks [Approve] on her own request")
-    alice.click(root, "Approve")
-    world.slack.wait_for(lambda s: bool(s.ephemerals(alice.user_id)), timeout=WAIT)
-    transcript.person(carol.user_id, REQUESTS_CHANNEL, "clicks [Approve] (carol is not an approver)")
-    carol.click(root, "Approve")
-    world.slack.wait_for(lambda s: bool(s.ephemerals(carol.user_id)), timeout=WAIT)
-    transcript.person(bob.user_id, REQUESTS_CHANNEL, "clicks [Approve]")
-    bob.click(root, "Approve")
-    world.slack.wait_for(lambda s: _thread_says(s, root, "submitted"), timeout=WAIT)
+    for person, action, refusal in (
+        (alice, "clicks [Approve] on her own request", "so you can't approve it"),
+        (carol, "clicks [Approve] (carol is not an approver)", "Only approvers can approve"),
+    ):
+        shown_before = transcript.mark()
+        with transcript.step(person.user_id, REQUESTS_CHANNEL, action):
+            person.click(root, "Approve")
+        transcript.wait_shown(refusal, since=shown_before)
+    with transcript.step(bob.user_id, REQUESTS_CHANNEL, "clicks [Approve]"):
+        bob.click(root, "Approve")
+    world.settle(_reached(1, "submitted"))
 
-    transcript.person(alice.user_id, REQUESTS_CHANNEL, "/purge verify PURGE-1   (right away, before the weekend)")
-    ack = alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL)
-    transcript.bot(f"{CHANNELS[REQUESTS_CHANNEL]} purgebot (only alice sees this):", ack.body)
-    world.slack.wait_for(lambda s: _thread_says(s, root, "Manual check"), timeout=WAIT)
+    with transcript.step(alice.user_id, REQUESTS_CHANNEL, "/purge verify PURGE-1   (right away, before the weekend)"):
+        transcript.ack(alice.user_id, alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL))
+    world.settle(_manual_check_done(1))
 
     due = parse_utc(checks.for_request(world.bot.store.db, 1)[0].due_at)
     transcript.say("\n— The weekend: LangSmith runs its delete job over the queued deletes. —")
@@ -164,12 +195,10 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
     clock.jump_to(due + timedelta(minutes=1))
     transcript.say(f"— The clock moves to {due:%a %d %b %H:%M} UTC, when the scheduled check is due. —")
     world.bot.wake()
-    world.slack.wait_for(lambda s: len(s.messages(NOTIFY_CHANNEL)) >= 1, timeout=WAIT)
-    world.slack.wait_for(lambda s: _thread_says(s, root, "verified"), timeout=WAIT)
+    world.settle(_reached(1, "verified"))
 
-    transcript.person(alice.user_id, REQUESTS_CHANNEL, "/purge status PURGE-1")
-    ack = alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL)
-    transcript.bot(f"{CHANNELS[REQUESTS_CHANNEL]} purgebot (only alice sees this):", ack.body)
+    with transcript.step(alice.user_id, REQUESTS_CHANNEL, "/purge status PURGE-1"):
+        transcript.ack(alice.user_id, alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL))
 
     transcript.say("\n— The compliance officer runs `purgebot report PURGE-1` for the ticket. —")
     with tempfile.TemporaryDirectory(prefix="purgebot-report-") as folder:
@@ -178,12 +207,34 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
         transcript.say(textwrap.indent(md_path.read_text(), "    "))
 
 
+def _previewed(number: int) -> Callable[[Database], bool]:
+    def previewed(db: Database) -> bool:
+        request = requests.find(db, number)
+        return request is not None and request.preview_succeeded
+
+    previewed.__name__ = f"PURGE-{number} previewed"
+    return previewed
+
+
+def _reached(number: int, state: str) -> Callable[[Database], bool]:
+    def reached(db: Database) -> bool:
+        request = requests.find(db, number)
+        return request is not None and request.state == state
+
+    reached.__name__ = f"PURGE-{number} {state}"
+    return reached
+
+
+def _manual_check_done(number: int) -> Callable[[Database], bool]:
+    def checked(db: Database) -> bool:
+        return any(c.kind == checks.MANUAL and c.state == checks.DONE for c in checks.for_request(db, number))
+
+    checked.__name__ = f"a manual check of PURGE-{number} done"
+    return checked
+
+
 def _root_with_buttons(slack: FakeSlack) -> Message | None:
     for message in slack.messages(REQUESTS_CHANNEL):
         if not message.is_reply and "[Approve]" in message.render():
             return message
     return None
-
-
-def _thread_says(slack: FakeSlack, root: Message, words: str) -> bool:
-    return any(words in reply.text for reply in slack.thread(REQUESTS_CHANNEL, root.ts) if reply.is_reply)
