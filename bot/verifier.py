@@ -104,7 +104,7 @@ class Verifier:
                 seq=0,
                 kind=checks.MANUAL,
                 due_at=utc_iso(now),
-                target=checks.BOTH,
+                target=checks.manual_target(request),
                 requested_by=requested_by,
             )
             context.journal(db, now).event(request_id, requested_by, "check_requested")
@@ -147,7 +147,7 @@ class Verifier:
             self._context.journal(db).event(request.id, ACTOR, "check_dropped", check=check.id, reason="minimised")
 
     def _targets(self, request: Request, check: Check) -> list[str]:
-        return [check.target] if check.target != checks.BOTH else _sent_kinds(request)
+        return [check.target] if check.target != checks.BOTH else checks.targets_of(request)
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class Verifier:
     def _all_clear(self, request: Request) -> bool:
         """A request is verified only when the latest check of each thing it sent found nothing."""
         db = self._context.store.db
-        latest = [checks.latest_done(db, request.id, target) for target in _sent_kinds(request)]
+        latest = [checks.latest_done(db, request.id, target) for target in checks.targets_of(request)]
         return all(check is not None and check.remaining == 0 for check in latest)
 
     def _still_to_come(self, request: Request) -> str:
@@ -403,13 +403,6 @@ _BATCH_KINDS = {checks.TRACES: batches.TRACES, checks.EXAMPLES: batches.EXAMPLES
 def _in_workspace(error: LangSmithError | CannotVerify, workspace: str) -> CannotVerify:
     """The error, naming the workspace that gave it: the others may have answered."""
     return CannotVerify(f"in workspace {workspace}, {error}")
-
-
-def _sent_kinds(request: Request) -> list[str]:
-    """What a request's deletes were about, as check targets: traces (trace-ID and subject purges) and,
-    when its approved set holds any, dataset examples."""
-    kinds = [checks.TRACES] if request.kind in ("traces", "metadata") else []
-    return kinds + ([checks.EXAMPLES] if request.included_examples else [])
 
 
 def _batches_of(found: list[Found], *, by_container: bool) -> Iterable[tuple[str | None, list[Found]]]:

@@ -563,7 +563,7 @@ class Workflow:
                 kind=checks.MANUAL,
                 due_at=utc_iso(now),
                 requested_by=user,
-                target=checks.BOTH,
+                target=checks.manual_target(request),
             )
             self._journal_for(db, now).event(request_id, user, "check_requested")
         self._on_change()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from storage.db import inserted_id
+from storage.requests import Request
 
 PENDING = "pending"
 RUNNING = "running"
@@ -23,7 +24,7 @@ MANUAL = "manual"
 
 TRACES = "traces"
 EXAMPLES = "examples"
-BOTH = "both"  # a manual check of a subject purge looks at traces and examples
+BOTH = "both"  # a manual check of a subject purge whose approved set holds traces and examples
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,22 @@ _COLUMNS = (
     "id, request_id, seq, kind, due_at, state, requested_by, attempts, last_error, finished_at, checked, remaining, "
     "outcome, target, api, window_start, window_end, failing_since, escalated_at"
 )
+
+
+def targets_of(request: Request) -> list[str]:
+    """What a request's deletes were about, as check targets: traces (trace-ID and subject purges) and,
+    when its approved set holds any, dataset examples."""
+    kinds = [TRACES] if request.kind in ("traces", "metadata") else []
+    return kinds + ([EXAMPLES] if request.included_examples else [])
+
+
+def manual_target(request: Request) -> str:
+    """The target a manual check of ``request`` records: what it will look at, so the record (and the
+    evidence report built from it) never says "both" of a request that sent only traces."""
+    found = targets_of(request)
+    if not found:  # an examples request whose search found nothing: a check has nothing to look at
+        return EXAMPLES
+    return found[0] if len(found) == 1 else BOTH
 
 
 def schedule(

@@ -254,6 +254,19 @@ def m011_workspaces(db: Database) -> None:
     db.table("batches").add_column("workspace", str, not_null_default="default")
 
 
+@migrations()
+def m012_manual_check_targets(db: Database) -> None:
+    """A manual check recorded "both" whatever the request had sent; it looked only at what was sent, so
+    each such row now says that: ``examples`` for an examples request, ``traces`` where no example was in
+    the approved set, ``both`` only where traces and examples were."""
+    db.execute(
+        "UPDATE checks SET target = CASE "
+        "WHEN (SELECT kind FROM requests WHERE id = checks.request_id) = 'examples' THEN 'examples' "
+        "WHEN (SELECT included_examples FROM requests WHERE id = checks.request_id) = 0 THEN 'traces' "
+        "ELSE 'both' END WHERE target = 'both'"
+    )
+
+
 class SchemaTooNew(Exception):
     """The file was migrated by a newer purgebot: this code does not know every migration it holds."""
 

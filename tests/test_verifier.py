@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from e2e import WAIT, jump_to_next_check, request_message, state, thread, wait_state, wait_thread
+from e2e import WAIT, file_traces, jump_to_next_check, request_message, state, thread, wait_state, wait_thread
 from test_subject_purge import deleted_traces, file_subject
 
 from bot.clock import SandboxClock, parse_utc
-from bot.sandbox.world import NOTIFY_CHANNEL, World
+from bot.sandbox.world import NOTIFY_CHANNEL, REQUESTS_CHANNEL, World
 from bot.verifier import ESCALATE_AFTER, retry_delay
 from storage import checks
 
@@ -144,3 +144,23 @@ def test_retry_delay_doubles_from_fifteen_minutes_to_four_hours() -> None:
         timedelta(minutes=m) for m in (15, 30, 60, 120, 240, 240)
     ]
     assert retry_delay(10_000) == timedelta(hours=4)
+
+
+def test_a_manual_check_of_a_trace_purge_is_recorded_as_a_check_of_traces(world: World) -> None:
+    """From Slack and from ``purgebot verify`` alike: the record says what the check looked at, never "both"."""
+    assert world.people is not None and world.bot is not None
+    prod = world.langsmith.add_project("prod-chat")
+    file_traces(world, world.langsmith.add_traces(prod, 3))
+    root = request_message(world)
+    world.people.bob.click(root, "Approve")
+    wait_state(world, "submitted")
+
+    world.people.alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL)
+    wait_thread(world, root, "Manual check of PURGE-1")
+    world.bot.verifier.check_now(1, requested_by="purgebot-cli")
+
+    manual = [c for c in checks.for_request(world.bot.store.db, 1) if c.kind == checks.MANUAL]
+    assert [(c.requested_by, c.target, c.state) for c in manual] == [
+        ("U0ALICE", checks.TRACES, checks.DONE),
+        ("purgebot-cli", checks.TRACES, checks.DONE),
+    ]
