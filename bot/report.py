@@ -38,6 +38,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
     chain = events.verify_chain(db)
     approval = next((e for e in history if e.kind in ("approved", "rejected", "cancelled", "expired")), None)
     previewed = next((e for e in history if e.kind == "previewed"), None)
+    filed = next((e for e in history if e.kind == "filed"), None)
     return {
         "format": FORMAT_VERSION,
         "generated_at": utc_iso(now),
@@ -46,6 +47,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
             "kind": request.kind,
             "state": request.state,
             "requested_by": request.requester,
+            "requested_by_name": filed.data.get("actor_name") if filed else None,  # as Slack sent it then
             "channel": request.channel,
             "reason": request.reason if request.minimised_at is None else MINIMISED,
             "ticket": request.ticket,
@@ -62,6 +64,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
         else {
             "outcome": approval.kind,
             "by": approval.actor,
+            "by_name": approval.data.get("actor_name"),
             "at": approval.at,
             "preview_digest": approval.data.get("preview_digest"),
         },
@@ -141,7 +144,8 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         "| | |",
         "|---|---|",
         f"| Request | {request['id']} ({request['kind']}) — now **{request['state']}** |",
-        f"| Requested by | Slack user {request['requested_by']}, {when(request['filed_at'])} |",
+        f"| Requested by | {_person(request['requested_by'], request.get('requested_by_name'))}, "
+        f"{when(request['filed_at'])} |",
         f"| Reason | {_cell(request['reason'])} |",
         f"| Ticket | {_cell(request['ticket'] or '—')} |",
         f"| Due | {request['due_date'] or '—'} |",
@@ -149,7 +153,8 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
     if request["project"]:
         lines.append(f"| Project | {_cell(request['project'])} ({request['project_id']}) |")
     if decision:
-        lines.append(f"| Decision | {decision['outcome']} by Slack user {decision['by']}, {when(decision['at'])} |")
+        by = _person(decision["by"], decision.get("by_name"))
+        lines.append(f"| Decision | {decision['outcome']} by {by}, {when(decision['at'])} |")
     approved = report["approved_set"]
     lines += [
         "",
@@ -199,6 +204,13 @@ def write(db: Database, request_id: int, folder: Path, *, now: datetime, tz: Zon
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     md_path.write_text(markdown(report, tz))
     return json_path, md_path
+
+
+def _person(user_id: str, name: str | None) -> str:
+    """``bob (U0BOB)``: the name Slack sent when they acted, and the ID that stays the same when names change."""
+    if name:
+        return f"{_cell(name)} ({user_id})"
+    return f"Slack user {user_id}" if user_id[:1] in ("U", "W") else _cell(user_id)
 
 
 def _cell(text: str) -> str:

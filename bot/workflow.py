@@ -56,6 +56,7 @@ class Click:
     user: str
     approve: bool
     response_url: str | None = None
+    name: str | None = None  # the clicker's name as Slack sent it (clicks stored before this have none)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class Reply:
     """What the person who acted is told (ephemerally)."""
 
     text: str
+
+
+def _named(name: str | None) -> dict[str, str]:
+    """The ``actor_name`` an event of a person's action carries when Slack sent their name."""
+    return {"actor_name": name} if name else {}
 
 
 def items_digest(values: list[str]) -> str:
@@ -116,7 +122,11 @@ class Workflow:
     def decide_click(self, key: str, click: Click) -> str:
         """Decide a claimed click and settle its answer; the refusal text, or "" when it was recorded."""
         reply = self.decide(
-            request_id=click.request_id, preview_digest=click.preview_digest, user=click.user, approve=click.approve
+            request_id=click.request_id,
+            preview_digest=click.preview_digest,
+            user=click.user,
+            approve=click.approve,
+            name=click.name,
         )
         text = reply.text if reply else ""
         self.settle_interaction(key, text)
@@ -149,11 +159,20 @@ class Workflow:
 
     # -- filing ---------------------------------------------------------------------------------
 
-    def file(self, command: grammar.Request, *, requester: str, channel: str, trigger_id: str) -> Reply | None:
+    def file(
+        self,
+        command: grammar.Request,
+        *,
+        requester: str,
+        channel: str,
+        trigger_id: str,
+        requester_name: str | None = None,
+    ) -> Reply | None:
         """Check a new request against Slack (and LangSmith, for a project), then store it and queue its message.
 
         Returns a refusal, or None when the request was stored (its posted message is the answer).
-        Nothing is stored and no number is used when the request is refused.
+        Nothing is stored and no number is used when the request is refused. ``requester_name`` is the
+        name Slack sent with the command; the ``filed`` event keeps it for the evidence report.
         """
         refusal = self._channel_refusal(channel)
         if refusal:
@@ -168,7 +187,13 @@ class Workflow:
                 return found
             project = found
         self._store_request(
-            command, requester=requester, channel=channel, trigger_id=trigger_id, project=project, workspaces=covered
+            command,
+            requester=requester,
+            channel=channel,
+            trigger_id=trigger_id,
+            project=project,
+            workspaces=covered,
+            requester_name=requester_name,
         )
         return None
 
@@ -225,6 +250,7 @@ class Workflow:
         trigger_id: str,
         workspaces: list[str],
         project: Project | None = None,
+        requester_name: str | None = None,
     ) -> None:
         """The request, its raw values and its first event, in one transaction; then its message."""
         now = self._clock.now()
@@ -276,6 +302,7 @@ class Workflow:
                 due=request.due_date,
                 ticket=request.ticket,
                 workspaces=workspaces,
+                **_named(requester_name),
             )
             self._journal_for(db, now).refresh_request_message(request.id)
         log.info("request filed", extra={"request": request.label, "kind": kind, "items": len(values)})
@@ -307,8 +334,10 @@ class Workflow:
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def decide(self, *, request_id: int, preview_digest: str, user: str, approve: bool) -> Reply | None:
-        """Approve or reject; None when the decision was recorded, else the refusal.
+    def decide(
+        self, *, request_id: int, preview_digest: str, user: str, approve: bool, name: str | None = None
+    ) -> Reply | None:
+        """Approve or reject; None when the decision was recorded, else the refusal (``name``: as in ``file``).
 
         The two-person rule holds in the compare-and-set itself (``requester != user``), so no
         path around this method can approve its own request.
@@ -342,7 +371,7 @@ class Workflow:
                     decided_at=utc_iso(now),
                 )
                 if moved:
-                    journal.event(request_id, user, target.value, preview_digest=preview_digest)
+                    journal.event(request_id, user, target.value, preview_digest=preview_digest, **_named(name))
                     journal.refresh_request_message(request_id)
                     if approve:
                         journal.in_thread(request_id, f"Approved by <@{user}>. Sending the deletes to LangSmith now.")
@@ -392,7 +421,7 @@ class Workflow:
             return f"You filed {request.label}; to withdraw it use `/purge cancel {request.label}`."
         return None
 
-    def cancel(self, *, request_id: int, user: str) -> Reply:
+    def cancel(self, *, request_id: int, user: str, name: str | None = None) -> Reply:
         now = self._clock.now()
         with self._store.write() as db:
             request = requests.find(db, request_id)
@@ -417,7 +446,7 @@ class Workflow:
                     f"{request.label} is {in_words(request.state)}; only a request awaiting approval can be cancelled."
                 )
             journal = self._journal_for(db, now)
-            journal.event(request_id, user, "cancelled")
+            journal.event(request_id, user, "cancelled", **_named(name))
             journal.refresh_request_message(request_id)
         self._on_change()
         return Reply(f"{request.label} is cancelled.")

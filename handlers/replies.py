@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
@@ -11,6 +13,15 @@ from slack_sdk.errors import SlackApiError
 from bot.home import HomeTab
 
 log = logging.getLogger(__name__)
+
+
+def actor_name(payload: Mapping[str, Any]) -> str | None:
+    """The name Slack sent with the person's action: ``user_name`` of a slash command, ``user.name`` (or
+    ``user.username``) of a click or a form. It arrives in the signed request, so it is recorded with the
+    action for the evidence report, which must not need Slack to say who acted."""
+    user = payload.get("user")
+    named = payload.get("user_name") or (user.get("name") or user.get("username") if isinstance(user, dict) else None)
+    return str(named) if named else None
 
 
 def answer(ack: Ack, respond: Respond, text: str) -> None:

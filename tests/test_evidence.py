@@ -80,10 +80,41 @@ def test_the_report_of_a_verified_request_matches_the_database_and_names_no_subj
     assert f"runs/query {trace_check['query_api']}" in text
     chain = events.verify_chain(db)
     assert data["chain"]["head"] == f"{chain.head_seq}:{chain.head_hash}" and data["chain"]["intact"]
-    assert "# Evidence: PURGE-1" in text and "approved by Slack user U0BOB" in text
+    assert "# Evidence: PURGE-1" in text and "approved by bob (U0BOB)" in text
     assert "attachment files within 7 days" in text
     for secret_or_subject in ("subject-8842", "ada@example.com", BOT_TOKEN, SIGNING_SECRET, LANGSMITH_KEY, *traces):
         assert secret_or_subject not in json_path.read_text() + text, secret_or_subject
+
+
+def test_people_recorded_before_names_were_kept_read_as_slack_users() -> None:
+    """Events of older versions carry no ``actor_name``: the page names the ID alone, and purgebot as itself."""
+    found = {
+        "generated_at": "2026-12-07T09:01:00.000000+00:00",
+        "chain": {"head": "1:ab", "intact": False},
+        "request": {
+            "id": "PURGE-1",
+            "kind": "traces",
+            "state": "expired",
+            "requested_by": "U0ALICE",
+            "filed_at": "2026-12-01T09:00:00.000000+00:00",
+            "reason": "DSR-1",
+            "ticket": None,
+            "due_date": None,
+            "project": None,
+        },
+        "decision": {"outcome": "expired", "by": "purgebot", "at": "2026-12-08T09:00:00.000000+00:00"},
+        "approved_set": {"traces": 0, "examples": 0, "found_after_preview": 0, "left_out_as_unknown": 0, "digest": "d"},
+        "batches": [],
+        "checks": [],
+        "notes": [],
+        "events": [],
+    }
+
+    text = report.markdown(found, UTC_ZONE)
+
+    assert "| Requested by | Slack user U0ALICE, Tue 01 Dec 2026 09:00 UTC |" in text
+    assert "| Decision | expired by purgebot, Tue 08 Dec 2026 09:00 UTC |" in text
+    assert "(BROKEN)" in text
 
 
 def test_purgebot_report_writes_both_files_and_prints_their_paths(

@@ -119,6 +119,9 @@ def test_only_the_requester_cancels_and_only_while_awaiting_approval(world: Worl
     assert by_alice == "PURGE-1 is cancelled."
     assert "only a request awaiting approval can be cancelled" in again
     assert state(world) == "cancelled"
+    assert world.bot is not None
+    (cancelled,) = [e for e in events.for_request(world.bot.store.db, 1) if e.kind == "cancelled"]
+    assert (cancelled.actor, cancelled.data) == ("U0ALICE", {"actor_name": "alice"})
 
 
 def test_a_replayed_slash_command_gets_the_first_answer_and_files_nothing_new(world: World) -> None:

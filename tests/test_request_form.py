@@ -205,7 +205,7 @@ def test_a_form_request_is_the_twin_of_the_same_slash_command(world: World) -> N
     assert by_form.trigger_id and by_form.trigger_id != by_slash.trigger_id
     assert items.values(db, 1) == items.values(db, 2)
     filed = [next(e.data for e in events.for_request(db, n) if e.kind == "filed") for n in (1, 2)]
-    assert filed[0] == filed[1]
+    assert filed[0] == filed[1] and filed[0]["actor_name"] == "alice"  # as Slack named her, for the report
     assert form_root.render().replace("PURGE-1", "PURGE-2") == slash_root.render()
 
 

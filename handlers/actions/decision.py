@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.home import HomeTab
 from bot.messages import escape, parse_decision_value
 from bot.workflow import Click, RecordingFailed, Workflow
-from handlers.replies import publish_home
+from handlers.replies import actor_name, publish_home
 
 
 def decide(
@@ -50,6 +50,7 @@ def decide(
         user=user,
         approve=approve,
         response_url=None if from_home else body.get("response_url"),
+        name=actor_name(body),
     )
     key = f"click:{action.get('action_ts')}:{user}"
     try:

@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.grammar import GrammarError
 from bot.messages import escape, plural
 from bot.workflow import RecordingFailed, Workflow
-from handlers.replies import answer
+from handlers.replies import actor_name, answer
 
 
 def filing_text(request: grammar.Request) -> str:
@@ -74,7 +74,11 @@ def _dispatch(
             ack(text=earlier or provisional)
             if earlier is None:
                 refusal = workflow.file(
-                    parsed, requester=user, channel=channel, trigger_id=str(command.get("trigger_id"))
+                    parsed,
+                    requester=user,
+                    channel=channel,
+                    trigger_id=str(command.get("trigger_id")),
+                    requester_name=actor_name(command),
                 )
                 if refusal is not None:
                     workflow.settle_interaction(key, refusal.text)
@@ -90,7 +94,7 @@ def _dispatch(
                 ack(text=earlier)
                 return
             if isinstance(parsed, grammar.Cancel):
-                reply = workflow.cancel(request_id=request_id, user=user)
+                reply = workflow.cancel(request_id=request_id, user=user, name=actor_name(command))
             elif isinstance(parsed, grammar.Verify):
                 reply = workflow.verify_now(request_id=request_id, user=user)
             else:

@@ -20,6 +20,7 @@ from bot import form, grammar
 from bot.clock import Clock
 from bot.messages import escape
 from bot.workflow import RecordingFailed, Workflow
+from handlers.replies import actor_name
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,13 @@ def _file(
         if earlier:
             tell(client, view, channel=channel, user=user, text=earlier)
         return
-    refusal = workflow.file(request, requester=user, channel=channel, trigger_id=str(body.get("trigger_id") or ""))
+    refusal = workflow.file(
+        request,
+        requester=user,
+        channel=channel,
+        trigger_id=str(body.get("trigger_id") or ""),
+        requester_name=actor_name(body),
+    )
     if refusal is not None:
         workflow.settle_interaction(key, refusal.text)
         tell(client, view, channel=channel, user=user, text=refusal.text)
