@@ -51,6 +51,9 @@ def when(moment: datetime, tz: ZoneInfo) -> str:
     return f"<!date^{int(moment.timestamp())}^{SLACK_DATE_FORMAT}|{when_text(moment, tz)}>"
 
 
+CHECK_TARGETS = {"traces": "traces", "examples": "examples", "both": "traces and examples"}  # a check looked at
+
+
 SLACK_DATE_FORMAT = "{date_long_pretty} {time}"  # "Monday, November 30th, 2026 9:00 AM", or "today 9:00 AM"
 
 

@@ -25,6 +25,7 @@ from storage import batches, checks, events, items, requests
 MINIMISED = "(minimised after the retention period)"
 
 FORMAT_VERSION = 1
+NOT_RUN = {checks.PENDING: "not yet", checks.RUNNING: "running", checks.DROPPED: "not run (dropped)"}
 ATTACHMENTS_NOTE = (
     "Hard-deleted examples read back with inputs, outputs and metadata empty. LangSmith deletes "
     "attachment files within 7 days; that is LangSmith's promise, not something purgebot can observe."
@@ -110,7 +111,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
                 if c.window_start
                 else None,
             }
-            for c in checks.for_request(db, request_id)
+            for c in sorted(checks.for_request(db, request_id), key=_in_time_order)
         ],
         "events": [
             {"seq": e.seq, "at": e.at, "actor": e.actor, "kind": e.kind, "data": e.data, "hash": e.hash}
@@ -181,10 +182,14 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         "",
         "## Checks",
         "",
-        "| check | what | when | checked | remaining | asked | traces started in |",
-        "|---|---|---|---|---|---|---|",
+        "In time order: when each ran, or is due. A scheduled check falls due at a set time and runs at the "
+        "bot's first chance after it; a manual check runs when someone asks for it.",
+        "",
+        "| check | what | due | ran | checked | remaining | asked | traces started in |",
+        "|---|---|---|---|---|---|---|---|",
         *(
-            f"| {c['id']} ({c['kind']}) | {c['target']} | {when(c['finished_at'] or c['due_at'])} | "
+            f"| {c['id']} ({c['kind']}) | {messages.CHECK_TARGETS.get(c['target'], c['target'])} | "
+            f"{when(c['due_at']) if c['kind'] == checks.SCHEDULED else 'when asked'} | {_ran(c, when)} | "
             f"{_count(c['checked'])} | {_count(c['remaining'])} | {_asked(c)} | {_window(c['window'], when)} |"
             for c in report["checks"]
         ),
@@ -206,11 +211,22 @@ def write(db: Database, request_id: int, folder: Path, *, now: datetime, tz: Zon
     return json_path, md_path
 
 
+def _in_time_order(check: checks.Check) -> tuple[str, int]:
+    """When it ran, or for one that has not, when it is due: a list a reader follows from top to bottom."""
+    return check.finished_at or check.due_at, check.id
+
+
 def _person(user_id: str, name: str | None) -> str:
     """``bob (U0BOB)``: the name Slack sent when they acted, and the ID that stays the same when names change."""
     if name:
         return f"{_cell(name)} ({user_id})"
     return f"Slack user {user_id}" if user_id[:1] in ("U", "W") else _cell(user_id)
+
+
+def _ran(check: dict[str, Any], when: Callable[[str | None], str]) -> str:
+    if check["finished_at"]:
+        return when(check["finished_at"])
+    return NOT_RUN.get(check["state"], "—")
 
 
 def _cell(text: str) -> str:

@@ -498,12 +498,15 @@ class Workflow:
             lines.append(f"Failure: {request.failure}")
         for check in sorted(request_checks, key=lambda c: c.finished_at or ""):
             if check.state == checks.DONE and check.finished_at:
+                # A scheduled check runs at its first chance after it fell due: say both, each as what it is.
+                due = f", due {messages.when(parse_utc(check.due_at), tz)}" if check.kind == checks.SCHEDULED else ""
                 lines.append(
-                    f"{check.kind.capitalize()} check {messages.when(parse_utc(check.finished_at), tz)}: "
+                    f"{check.kind.capitalize()} check of {messages.CHECK_TARGETS.get(check.target, check.target)}"
+                    f"{due}, ran {messages.when(parse_utc(check.finished_at), tz)}: "
                     f"{check.remaining:,} of {check.checked:,} remained"
                 )
         if upcoming:
-            lines.append(f"Next check: {messages.when(parse_utc(upcoming.due_at), tz)}")
+            lines.append(f"Next check due {messages.when(parse_utc(upcoming.due_at), tz)}")
         for row in failed_posts:
             lines.append(f"A Slack post could not be delivered: {row.error}")
         return Reply("\n".join(lines))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,21 +14,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from e2e import jump_to_next_check, request_message, wait_state, wait_thread
+from e2e import file_traces, jump_to_next_check, request_message, wait_state, wait_thread
 from pydantic import SecretStr
 from slack_sdk import WebClient
 
 from bot import report
 from bot.approvers import Approvers
-from bot.clock import SandboxClock, SystemClock, utc_iso
+from bot.clock import SandboxClock, SystemClock, parse_utc, utc_iso
 from bot.deadlines import Deadlines
 from bot.langsmith import LangSmithClient
 from bot.minimiser import Minimiser
+from bot.sandbox.slack_server import readable
 from bot.sandbox.world import BOT_TOKEN, LANGSMITH_KEY, REQUESTS_CHANNEL, SIGNING_SECRET, World
 from bot.settings import load_settings
 from bot.tasks import TaskContext
 from bot.workspaces import WorkspaceClients, load_workspaces
-from storage import events, outbox, requests
+from storage import checks, events, outbox, requests
 from storage.db import Store
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -84,6 +86,43 @@ def test_the_report_of_a_verified_request_matches_the_database_and_names_no_subj
     assert "attachment files within 7 days" in text
     for secret_or_subject in ("subject-8842", "ada@example.com", BOT_TOKEN, SIGNING_SECRET, LANGSMITH_KEY, *traces):
         assert secret_or_subject not in json_path.read_text() + text, secret_or_subject
+
+
+def test_the_report_lists_checks_in_time_order_saying_due_and_ran_and_names_people_by_name_and_id(
+    world: World, clock: SandboxClock, tmp_path: Path
+) -> None:
+    """A manual check before the weekend, the scheduled one a minute after it fell due: each row says what it
+    looked at, when it was due and when it ran, as status does; people read ``bob (U0BOB)``; no Python words."""
+    assert world.people is not None and world.bot is not None
+    file_traces(world, world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 3))
+    root = request_message(world)
+    world.people.bob.click(root, "Approve")
+    wait_state(world, "submitted")
+    world.people.alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL)
+    wait_thread(world, root, "Manual check of PURGE-1")
+    world.langsmith.run_weekend()
+    (scheduled,) = [c for c in checks.for_request(world.bot.store.db, 1) if c.kind == checks.SCHEDULED]
+    due = parse_utc(scheduled.due_at)
+    clock.jump_to(due + timedelta(minutes=1))
+    world.bot.wake()
+    wait_state(world, "verified")
+
+    json_path, md_path = report.write(world.bot.store.db, 1, tmp_path, now=clock.now(), tz=UTC_ZONE)
+
+    data, text = json.loads(json_path.read_text()), md_path.read_text()
+    assert [(c["kind"], c["target"]) for c in data["checks"]] == [("manual", "traces"), ("scheduled", "traces")]
+    manual, scheduled_row = [line for line in text.splitlines() if re.match(r"\| \d+ \((manual|scheduled)\)", line)]
+    assert "(manual) | traces | when asked |" in manual
+    ran = parse_utc(data["checks"][1]["finished_at"])
+    assert f"(scheduled) | traces | {due:%a %d %b %Y %H:%M} UTC | {ran:%a %d %b %Y %H:%M} UTC |" in scheduled_row
+    assert f"{ran:%H:%M}" == f"{due + timedelta(minutes=1):%H:%M}"
+    assert "| Requested by | alice (U0ALICE), " in text and "| Decision | approved by bob (U0BOB), " in text
+    assert (data["request"]["requested_by_name"], data["decision"]["by_name"]) == ("alice", "bob")
+    assert data["chain"]["intact"] is True and "(intact)" in text  # JSON keeps the boolean, the page says it
+    assert not re.search(r"\b(True|False|None|both)\b", text), text
+    status = readable(world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text)
+    assert f"Scheduled check of traces, due {due:%a %d %b %Y %H:%M} UTC, ran {ran:%a %d %b %Y %H:%M} UTC" in status
+    assert "Manual check of traces, ran " in status
 
 
 def test_people_recorded_before_names_were_kept_read_as_slack_users() -> None:
