@@ -153,8 +153,7 @@ def _headline(
             f"`{escape(request.project)}`{where}, filed by <@{request.requester}>"
         )
     what = "traces and dataset examples" if request.kind == "metadata" else "dataset examples"
-    shown = " OR ".join(f"`{escape(key)}` = `{escape(value if show_values else mask(value))}`" for key, value in pairs)
-    shown = shown or plural(pair_count, "pair", "pairs")
+    shown = pairs_text(pairs, show_values=show_values) or plural(pair_count, "pair", "pairs")
     scope = (
         "the whole workspace"
         if names == [DEFAULT_WORKSPACE]
@@ -170,6 +169,11 @@ def _headline(
             f"as of {when(parse_utc(request.as_of), tz) if request.as_of else 'filing'}."
         )
     )
+
+
+def pairs_text(pairs: Sequence[tuple[str, str]], *, show_values: bool) -> str:
+    """```user_id` = `•••23` OR `email` = `a•••@•••.com``: the searched pairs, values masked unless ``show_values``."""
+    return " OR ".join(f"`{escape(key)}` = `{escape(value if show_values else mask(value))}`" for key, value in pairs)
 
 
 def _facts(request: Request) -> str:

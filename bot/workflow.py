@@ -100,6 +100,11 @@ class Workflow:
         self._settings = settings
         self._on_change = on_change
 
+    @property
+    def shows_values(self) -> bool:
+        """``PURGEBOT_SHOW_VALUES=full``: subject values appear unmasked in what the bot says in Slack."""
+        return self._settings.purgebot_show_values == "full"
+
     def claim_interaction(self, key: str, provisional: str, *, pending: Click | None = None) -> str | None:
         """Claim a slash command (trigger_id) or click (action_ts + user) before acting on it.
 
@@ -628,5 +633,5 @@ class Workflow:
             now,
             self._settings.purgebot_timezone,
             self._settings.purgebot_notify_channel,
-            show_values=self._settings.purgebot_show_values == "full",
+            show_values=self.shows_values,
         )

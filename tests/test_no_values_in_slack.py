@@ -11,7 +11,7 @@ from e2e import jump_to_next_check, request_message, wait_ephemeral, wait_state,
 from test_subject_purge import file_subject
 
 from bot.clock import SandboxClock
-from bot.sandbox.world import BOB, World, running_world
+from bot.sandbox.world import BOB, REQUESTS_CHANNEL, World, running_world
 from storage import events, requests
 
 USER_ID = "subject-8842"
@@ -45,13 +45,27 @@ def test_no_channel_message_of_a_whole_lifecycle_carries_a_subject_value(world: 
     assert "•••42" in seen and "z•••@•••.com" in seen  # the masked forms people recognise the request by
 
 
+def test_the_filing_ack_masks_the_values_as_the_channel_does(world: World) -> None:
+    """The ack is the requester's alone, but it sits on their screen in the channel: values stay masked there too."""
+    assert world.people is not None
+    world.langsmith.add_project("prod-chat")
+
+    command = f"metadata user_id={USER_ID} email={EMAIL} --reason DSR-1"
+    ack = world.people.alice.slash(command, channel_id=REQUESTS_CHANNEL)
+
+    assert "matching `user_id` = `•••42` OR `email` = `z•••@•••.com` across the workspace" in ack.text
+    assert USER_ID not in ack.text and "zoe.quinn" not in ack.text
+
+
 def test_show_values_full_restores_the_values_for_teams_whose_identifiers_are_pseudonyms(
     tmp_path: Path, clock: SandboxClock
 ) -> None:
     with running_world(tmp_path / "purgebot.db", clock=clock, tuning=FAST, purgebot_show_values="full") as world:
         project = world.langsmith.add_project("prod-chat")
         world.langsmith.add_traces(project, 2, metadata={"user_id": USER_ID})
-        file_subject(world, f"metadata user_id={USER_ID} --reason DSR-1")
+        assert world.people is not None
+        ack = world.people.alice.slash(f"metadata user_id={USER_ID} --reason DSR-1", channel_id=REQUESTS_CHANNEL)
+        assert f"matching `user_id` = `{USER_ID}` across" in ack.text
         shown = request_message(world).render()
         assert f"`user_id` = `{USER_ID}`" in shown and "For example: trace `" in shown
         assert "[Show values]" not in shown

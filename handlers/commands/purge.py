@@ -16,20 +16,24 @@ from slack_sdk.errors import SlackApiError
 from bot import form, grammar
 from bot.clock import Clock
 from bot.grammar import GrammarError
-from bot.messages import escape, plural
+from bot.messages import escape, pairs_text, plural
 from bot.workflow import RecordingFailed, Workflow
 from handlers.replies import actor_name, answer
 
 
-def filing_text(request: grammar.Request) -> str:
-    """The ack for a new request: what is being filed, before anything slow happens."""
+def filing_text(request: grammar.Request, *, show_values: bool) -> str:
+    """The ack for a new request: what is being filed, before anything slow happens.
+
+    Subject values are masked as in the channel (unless ``PURGEBOT_SHOW_VALUES=full``): the requester
+    typed them, and the request message's *Show values* gives them back, to the requester alone.
+    """
     if isinstance(request, grammar.TracesRequest):
         return (
             f"Filing a purge of {plural(len(request.trace_ids), 'trace ID', 'trace IDs')} in "
             f"`{escape(request.project)}`: checking the project with LangSmith…"
         )
     what = "traces and dataset examples" if isinstance(request, grammar.MetadataRequest) else "dataset examples"
-    shown = " OR ".join(f"`{escape(key)}={escape(value)}`" for key, value in request.pairs)
+    shown = pairs_text(request.pairs, show_values=show_values)
     return f"Filing a subject purge of {what} matching {shown} across the workspace: searching LangSmith…"
 
 
@@ -68,7 +72,7 @@ def _dispatch(
         case grammar.Audit():
             ack(text=workflow.audit(user).text)
         case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
-            provisional = filing_text(parsed)
+            provisional = filing_text(parsed, show_values=workflow.shows_values)
             key = f"command:{command.get('trigger_id')}"
             earlier = workflow.claim_interaction(key, provisional)
             ack(text=earlier or provisional)
