@@ -43,6 +43,16 @@ QUERY_IDS = 100  # example IDs per GET examples (its page size)
 EXAMPLE_FIELDS = ("inputs", "outputs", "metadata")
 
 
+def by_target(findings: Iterable[Findings]) -> dict[str, tuple[int, int]]:
+    """(checked, remaining) of each target, summed over the workspaces it was looked for in, in the order
+    first looked at: what a check records of each thing it looked at (``checks.finish``)."""
+    totals: dict[str, tuple[int, int]] = {}
+    for found in findings:
+        checked, remaining = totals.get(found.target, (0, 0))
+        totals[found.target] = (checked + found.checked, remaining + len(found.remaining))
+    return totals
+
+
 class CannotVerify(Exception):
     """A look could not have seen everything it had to (its window fell short); never a verdict."""
 

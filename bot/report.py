@@ -105,6 +105,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
                 "finished_at": c.finished_at,
                 "checked": c.checked,
                 "remaining": c.remaining,
+                "by_target": {t: {"checked": n[0], "remaining": n[1]} for t, n in c.found().items()} or None,
                 "outcome": c.outcome,
                 "query_api": c.api,
                 "window": {"min_start_time": c.window_start, "max_start_time": c.window_end}
@@ -190,7 +191,7 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         *(
             f"| {c['id']} ({c['kind']}) | {messages.CHECK_TARGETS.get(c['target'], c['target'])} | "
             f"{when(c['due_at']) if c['kind'] == checks.SCHEDULED else 'when asked'} | {_ran(c, when)} | "
-            f"{_count(c['checked'])} | {_count(c['remaining'])} | {_asked(c)} | {_window(c['window'], when)} |"
+            f"{_count(c, 'checked')} | {_count(c, 'remaining')} | {_asked(c)} | {_window(c['window'], when)} |"
             for c in report["checks"]
         ),
     ]
@@ -244,5 +245,12 @@ def _window(window: dict[str, str] | None, when: Callable[[str | None], str]) ->
     return f"{when(window['min_start_time'])} to {when(window['max_start_time'])}" if window else "—"
 
 
-def _count(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
+def _count(check: dict[str, Any], what: str) -> str:
+    """``44 (traces 40, examples 4)`` for a check of both; the one number otherwise, "—" before it ran."""
+    value = check[what]
+    if value is None:
+        return "—"
+    parts = check.get("by_target") or {}
+    if len(parts) < 2:
+        return f"{value:,}"
+    return f"{value:,} ({', '.join(f'{target} {numbers[what]:,}' for target, numbers in parts.items())})"

@@ -22,7 +22,7 @@ from datetime import timedelta
 from bot import messages
 from bot.approvers import Approvers
 from bot.clock import parse_utc, utc_iso
-from bot.findings import CannotVerify, Findings, Looker
+from bot.findings import CannotVerify, Findings, Looker, by_target
 from bot.journal import Journal
 from bot.langsmith import LangSmithError, ProjectNotVisible
 from bot.schedule import MAX_RECHECKS, next_check_at
@@ -210,6 +210,7 @@ class Verifier:
                 outcome="clear" if not remaining else "remaining",
                 api="+".join(apis) or None,
                 window=(utc_iso(traces.window.start), utc_iso(traces.window.end)) if traces and traces.window else None,
+                by_target=by_target(findings),
             )
             journal.event(
                 request.id,
@@ -264,8 +265,8 @@ class Verifier:
     def _all_clear(self, request: Request) -> bool:
         """A request is verified only when the latest check of each thing it sent found nothing."""
         db = self._context.store.db
-        latest = [checks.latest_done(db, request.id, target) for target in checks.targets_of(request)]
-        return all(check is not None and check.remaining == 0 for check in latest)
+        latest = [(target, checks.latest_done(db, request.id, target)) for target in checks.targets_of(request)]
+        return all(check is not None and check.remaining_of(target) == 0 for target, check in latest)
 
     def _still_to_come(self, request: Request) -> str:
         upcoming = checks.next_pending(self._context.store.db, request.id)

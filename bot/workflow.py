@@ -505,10 +505,18 @@ class Workflow:
             if check.state == checks.DONE and check.finished_at:
                 # A scheduled check runs at its first chance after it fell due: say both, each as what it is.
                 due = f", due {messages.when(parse_utc(check.due_at), tz)}" if check.kind == checks.SCHEDULED else ""
+                found = check.found()
+                counts = (
+                    ", ".join(
+                        f"{left:,} of {messages.plural(checked, target.removesuffix('s'), target)}"
+                        for target, (checked, left) in found.items()
+                    )
+                    if len(found) > 1
+                    else f"{check.remaining:,} of {check.checked:,}"
+                )
                 lines.append(
                     f"{check.kind.capitalize()} check of {messages.CHECK_TARGETS.get(check.target, check.target)}"
-                    f"{due}, ran {messages.when(parse_utc(check.finished_at), tz)}: "
-                    f"{check.remaining:,} of {check.checked:,} remained"
+                    f"{due}, ran {messages.when(parse_utc(check.finished_at), tz)}: {counts} remained"
                 )
         if upcoming:
             lines.append(f"Next check due {messages.when(parse_utc(upcoming.due_at), tz)}")

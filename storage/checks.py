@@ -7,6 +7,7 @@ simply runs when it comes back.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -50,11 +51,26 @@ class Check:
     window_end: str | None
     failing_since: str | None  # when the tries that got no answer began
     escalated_at: str | None
+    by_target: str | None  # JSON {"traces": [checked, remaining], "examples": [...]}: each thing it looked at
+
+    def found(self) -> dict[str, tuple[int, int]]:
+        """(checked, remaining) of each target this finished check looked at, where it was recorded apart."""
+        return {target: (int(n[0]), int(n[1])) for target, n in json.loads(self.by_target or "{}").items()}
+
+    def remaining_of(self, target: str) -> int | None:
+        """How many items of ``target`` this finished check found remaining; None when it did not look at
+        them, or is a check of both from before each was recorded apart and found something somewhere."""
+        if self.remaining is None:
+            return None
+        if self.by_target:
+            found = self.found().get(target)
+            return found[1] if found is not None else None
+        return self.remaining if self.target == target or self.remaining == 0 else None
 
 
 _COLUMNS = (
     "id, request_id, seq, kind, due_at, state, requested_by, attempts, last_error, finished_at, checked, remaining, "
-    "outcome, target, api, window_start, window_end, failing_since, escalated_at"
+    "outcome, target, api, window_start, window_end, failing_since, escalated_at, by_target"
 )
 
 
@@ -139,13 +155,17 @@ def finish(
     outcome: str,
     api: str | None = None,
     window: tuple[str, str] | None = None,
+    by_target: dict[str, tuple[int, int]] | None = None,
 ) -> None:
-    """Record what the check found, which API answered and the window its trace queries looked at."""
+    """Record what the check found (in all, and ``by_target``: checked and remaining of each thing it looked
+    at), which API answered and the window its trace queries looked at."""
     start, end = window if window is not None else (None, None)
+    found = json.dumps(by_target) if by_target else None  # in the order looked at: traces, then examples
     db.execute(
         "UPDATE checks SET state = ?, finished_at = ?, checked = ?, remaining = ?, outcome = ?, api = ?, "
-        "window_start = ?, window_end = ?, claim_owner = NULL, claim_expires = NULL WHERE id = ?",
-        [DONE, at, checked, remaining, outcome, api, start, end, check_id],
+        "window_start = ?, window_end = ?, by_target = ?, claim_owner = NULL, claim_expires = NULL "
+        "WHERE id = ?",
+        [DONE, at, checked, remaining, outcome, api, start, end, found, check_id],
     )
 
 
@@ -184,7 +204,8 @@ def for_request(db: Database, request_id: int) -> list[Check]:
 
 
 def latest_done(db: Database, request_id: int, target: str) -> Check | None:
-    """The most recent finished check of ``target`` (a manual check of both counts for each)."""
+    """The most recent finished check of ``target`` (a manual check of both counts for each: read what it
+    found of ``target`` with :meth:`Check.remaining_of`)."""
     row = db.execute(
         f"SELECT {_COLUMNS} FROM checks WHERE request_id = ? AND state = ? AND target IN (?, ?) "
         "ORDER BY finished_at DESC, id DESC LIMIT 1",

@@ -267,6 +267,14 @@ def m012_manual_check_targets(db: Database) -> None:
     )
 
 
+@migrations()
+def m013_checks_by_target(db: Database) -> None:
+    """What a check found of each thing it looked at (JSON ``{"traces": [checked, remaining], …}``): a manual
+    check of traces and examples that finds traces before the weekend must not hold back the verdict once
+    they are gone, and status and the report can say which of the two remained."""
+    db.table("checks").add_column("by_target", str)
+
+
 class SchemaTooNew(Exception):
     """The file was migrated by a newer purgebot: this code does not know every migration it holds."""
 

@@ -164,3 +164,29 @@ def test_a_manual_check_of_a_trace_purge_is_recorded_as_a_check_of_traces(world:
         ("U0ALICE", checks.TRACES, checks.DONE),
         ("purgebot-cli", checks.TRACES, checks.DONE),
     ]
+
+
+def test_a_manual_check_that_found_traces_before_the_weekend_does_not_hold_back_mondays_verdict(
+    world: World, clock: SandboxClock
+) -> None:
+    """It looked at traces and examples: what it found of each is kept apart, so once Monday's check finds the
+    traces gone, the examples (gone since the check at submit) do not wait for their 7-day re-check."""
+    assert world.people is not None and world.bot is not None
+    prod = world.langsmith.add_project("prod-chat")
+    world.langsmith.add_traces(prod, 3, metadata={"user_id": "123"})
+    world.langsmith.add_example(world.langsmith.add_dataset("golden"), inputs={"q": "hi"}, metadata={"user_id": "123"})
+    file_subject(world, "metadata user_id=123 --reason DSR-13")
+    root = request_message(world)
+    world.people.bob.click(root, "Approve")
+    wait_thread(world, root, "0 of 1 example remain")
+    world.people.alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL)
+    wait_thread(world, root, "Manual check of PURGE-1: 3 of 3 traces still present; 0 of 1 example remain")
+
+    world.langsmith.run_weekend()
+    jump_to_next_check(world, clock)
+    wait_state(world, "verified")
+
+    (manual,) = [c for c in checks.for_request(world.bot.store.db, 1) if c.kind == checks.MANUAL]
+    assert (manual.target, manual.found()) == (checks.BOTH, {"traces": (3, 3), "examples": (1, 0)})
+    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text
+    assert "3 of 3 traces, 0 of 1 example remained" in status

@@ -64,3 +64,32 @@ def test_the_migration_corrects_manual_checks_that_said_both_of_what_they_did_no
         (1, "scheduled", "traces"),
     ]
     store.close()
+
+
+def test_what_a_check_of_both_found_is_read_per_target_and_an_older_one_only_when_nothing_remained(
+    store: Store,
+) -> None:
+    with store.write() as db:
+        request = requests.insert(db, kind="metadata", included_examples=2, **FIELDS)
+        ids = [
+            checks.schedule(db, request_id=request.id, seq=0, kind=checks.MANUAL, due_at="t", target=checks.BOTH)
+            for _ in range(3)
+        ]
+        checks.finish(
+            db,
+            ids[0],
+            at="t1",
+            checked=5,
+            remaining=3,
+            outcome="remaining",
+            by_target={"traces": (3, 3), "examples": (2, 0)},
+        )
+        # checks of both finished before by_target was recorded: one found nothing, one found something
+        checks.finish(db, ids[1], at="t2", checked=5, remaining=0, outcome="clear")
+        checks.finish(db, ids[2], at="t3", checked=5, remaining=3, outcome="remaining")
+
+    recorded, clear, unknown = (checks.get(store.db, n) for n in ids)
+    assert recorded.found() == {"traces": (3, 3), "examples": (2, 0)}
+    assert (recorded.remaining_of(checks.TRACES), recorded.remaining_of(checks.EXAMPLES)) == (3, 0)
+    assert (clear.remaining_of(checks.TRACES), clear.remaining_of(checks.EXAMPLES)) == (0, 0)
+    assert (unknown.remaining_of(checks.TRACES), unknown.remaining_of(checks.EXAMPLES)) == (None, None)
