@@ -1,20 +1,23 @@
-"""``purgebot demo``: one purge from request to proof, told as the Slack conversation would read.
+"""``purgebot demo``: two purges from request to proof, told as the Slack conversation would read.
 
-Everything runs here: the Slack and LangSmith stand-ins on loopback, purgebot serving HTTP, and a
-fresh temporary database. No credentials, no network, and no SLACK_*, LANGSMITH_* or PURGEBOT_*
-variable is read. The clock jumps over the weekend so LangSmith's weekend delete job and Monday's
-check happen in seconds.
+The headline case first — a subject's erasure by metadata, across projects, child runs and dataset
+history — then a purge of traces listed by ID, with a typo the preview catches. Everything runs
+here: the Slack and LangSmith stand-ins on loopback, purgebot serving HTTP, and a fresh database (in
+a temporary folder, or in ``--keep DIR`` to inspect afterwards). No credentials, no network, and no
+SLACK_*, LANGSMITH_* or PURGEBOT_* variable is read. The clock jumps over the weekend so LangSmith's
+weekend delete job and Monday's checks happen in seconds.
+
+Each step waits until what it caused has all reached Slack (:meth:`World.settle`) before the next
+person acts, so every message is printed under the step that caused it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import tempfile
 import textwrap
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
@@ -26,107 +29,46 @@ from bot import report
 from bot.app import Tuning
 from bot.clock import SandboxClock, parse_utc
 from bot.sandbox.langsmith import FakeLangSmith
-from bot.sandbox.slack_server import Event, FakeSlack, Message, readable
-from bot.sandbox.slack_user import Delivered
-from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
+from bot.sandbox.slack_server import FakeSlack, Message
+from bot.sandbox.transcript import Transcript
+from bot.sandbox.world import LANGSMITH_KEY, REQUESTS_CHANNEL, World, running_world
 from storage import checks, events, requests
 
-NAMES = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0DAVE": "dave", "U0PURGEBOT": "purgebot"}
-CHANNELS = {REQUESTS_CHANNEL: "#privacy-requests", NOTIFY_CHANNEL: "#compliance"}
-KNOWN_TRACES = 40
+SUBJECT = {"user_id": "123"}
 TYPO_ID = "9a1e0c6f-0000-4bad-8bad-0123456789ab"
-WAIT = 30.0
+LISTED_TRACES = 8
+DATABASE = "purgebot.db"
 UTC = ZoneInfo("UTC")
 
 
-def _names(text: str) -> str:
-    text = re.sub(r"<@(U\w+)>", lambda m: "@" + NAMES.get(m.group(1), m.group(1)), text)
-    text = re.sub(r"<!subteam\^(S\w+)>", "@privacy-approvers", text)
-    return re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+class FolderInUse(Exception):
+    """``--keep DIR`` names a folder that already holds a demo's files: the demo never overwrites them."""
 
 
-class Transcript:
-    """Prints what people would see, as it happens, from the Slack stand-in's events.
+def run_demo(out: TextIO, *, keep: Path | None = None) -> int:
+    """Tell the story; return the exit code (0 when every step happened as it should).
 
-    A person's step (their line, and the ack Slack shows them at once) is printed under one lock, so a
-    message the bot posts from another thread in the meantime waits and follows it.
+    With ``keep``, the database and the evidence reports are written there and left for inspection
+    (``FolderInUse`` if it already holds them), and the transcript ends with their paths.
     """
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._changed = threading.Condition(threading.RLock())
-        self._shown: list[str] = []  # every bot message printed, header and body
-
-    def say(self, text: str = "") -> None:
-        with self._changed:
-            self._out.write(text + "\n")
-            self._out.flush()
-
-    @contextlib.contextmanager
-    def step(self, user: str, channel: str, action: str) -> Iterator[None]:
-        """Print the person's line; what happens inside (their delivery, its ack) is printed before any bot message."""
-        with self._changed:
-            self.say(f"\n{CHANNELS[channel]}  {NAMES[user]}: {action}")
-            yield
-
-    def ack(self, user: str, ack: Delivered, *, timed: bool = False) -> None:
-        """The ack's answer, shown only to the person who acted."""
-        took = f", {ack.elapsed * 1000:.0f} ms" if timed else ""
-        self.bot(f"{CHANNELS[REQUESTS_CHANNEL]} purgebot (only {NAMES[user]} sees this{took}):", readable(ack.text))
-
-    def bot(self, header: str, body: str) -> None:
-        indented = textwrap.indent(_names(body), "      ")
-        with self._changed:
-            self.say(f"  {header}\n{indented}")
-            self._shown.append(f"{header}\n{body}")
-            self._changed.notify_all()
-
-    def mark(self) -> int:
-        """How many bot messages were printed so far (for :meth:`wait_shown`)."""
-        with self._changed:
-            return len(self._shown)
-
-    def wait_shown(self, words: str, *, since: int, timeout: float = WAIT) -> None:
-        """Wait until a bot message printed after ``since`` contains ``words``."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: any(words in m for m in self._shown[since:]), timeout):
-                raise TimeoutError(f"no message saying {words!r} after {timeout:g}s")
-
-    def on_event(self, event: Event) -> None:
-        message = event.message
-        if event.kind == "message_posted" and message is not None:
-            self.bot(f"{self._where(message)} purgebot:", message.render())
-        elif event.kind == "message_updated" and message is not None:
-            self.bot(f"{self._where(message)} purgebot edited its message:", message.render())
-        elif event.kind == "ephemeral" and event.ephemeral is not None:
-            who = NAMES.get(event.ephemeral.user or "", "someone")
-            self.bot(
-                f"{CHANNELS.get(event.ephemeral.channel or '', '')} purgebot (only {who} sees this):",
-                event.ephemeral.render(),
-            )
-
-    def _where(self, message: Message) -> str:
-        channel = CHANNELS.get(message.channel, message.channel)
-        return f"{channel} ↳ thread" if message.is_reply else channel
-
-
-def run_demo(out: TextIO) -> int:
-    """Tell the story; return the exit code (0 when every step happened as it should)."""
     started = time.monotonic()
     transcript = Transcript(out)
     clock = SandboxClock()
-    with (
-        tempfile.TemporaryDirectory(prefix="purgebot-demo-") as folder,
-        running_world(
-            Path(folder) / "purgebot.db",
-            clock=clock,
-            # The stand-in does not hold posts to Slack's one a second per channel, so neither does the bot here.
-            tuning=Tuning(check_interval=0.5, worker_idle=0.2, progress_interval=0.5, channel_pace=0.0),
-            # SmithDB only, as GCP US cloud is today: v1 run queries answer 410, v2 looks at the last
-            # 24 hours unless told a window, and the traces below are three days old.
-            langsmith=FakeLangSmith(api_key=LANGSMITH_KEY, backend="smithdb"),
-        ) as world,
-    ):
+    with contextlib.ExitStack() as stack:
+        folder = (
+            _kept(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="purgebot-demo-")))
+        )
+        world = stack.enter_context(
+            running_world(
+                folder / DATABASE,
+                clock=clock,
+                # The stand-in does not hold posts to Slack's one a second per channel, so neither does the bot here.
+                tuning=Tuning(check_interval=0.5, worker_idle=0.2, progress_interval=0.5, channel_pace=0.0),
+                # SmithDB only, as GCP US cloud is today: v1 run queries answer 410, v2 looks at the last
+                # 24 hours unless told a window, and the traces below are three days old.
+                langsmith=FakeLangSmith(api_key=LANGSMITH_KEY, backend="smithdb"),
+            )
+        )
         world.slack.subscribe(transcript.on_event)
         try:
             _story(world, transcript, clock)
@@ -134,44 +76,63 @@ def run_demo(out: TextIO) -> int:
             transcript.say(f"\npurgebot demo: a step did not happen in time: {error}")
             return 1
         assert world.bot is not None
+        written = [
+            path
+            for number in (1, 2)
+            for path in report.write(world.bot.store.db, number, folder, now=clock.now(), tz=UTC)
+        ]
         chain = events.verify_chain(world.bot.store.db)
-        transcript.say(f"\nAudit chain intact: {chain.intact}, head {chain.head_seq}:{chain.head_hash}")
+        transcript.say(f"  wrote {', '.join(path.name for path in written)}; PURGE-1-evidence.md reads:\n")
+        transcript.say(textwrap.indent(written[1].read_text(), "    "))
+        head = f"{chain.head_seq}:{chain.head_hash}"
+        transcript.say(f"Audit chain: {'intact' if chain.intact else 'BROKEN'}, head {head}")
+        world.stop_bot()  # the database is whole on disk before its path is printed
+        if keep:
+            transcript.say(f"\nKept for inspection in {folder}:")
+            for path in (folder / DATABASE, *written):
+                transcript.say(f"  {path}")
+            transcript.say(f"  e.g. PURGEBOT_DB={folder / DATABASE} purgebot audit verify --expect {head}")
+        else:
+            transcript.say("(`purgebot demo --keep DIR` keeps the database and both reports for inspection.)")
     transcript.say(f"Demo finished in {time.monotonic() - started:.1f} s.")
     return 0
 
 
+def _kept(folder: Path) -> Path:
+    """``folder``, created if need be, when it holds no file the demo writes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [DATABASE, f"{DATABASE}-wal", *(f"PURGE-{n}-evidence.{ext}" for n in (1, 2) for ext in ("json", "md"))]
+    taken = [name for name in names if (folder / name).exists()]
+    if taken:
+        raise FolderInUse(f"{folder} already holds {', '.join(taken)} from an earlier demo; name another folder")
+    return folder.resolve()
+
+
 def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
     assert world.people is not None and world.bot is not None
-    alice, bob, carol = world.people.alice, world.people.bob, world.people.carol
-    project = world.langsmith.add_project("prod-chat")
-    three_days_ago = clock.now() - timedelta(days=3)
-    trace_ids = world.langsmith.add_traces(
-        project, KNOWN_TRACES, metadata={"user_id": "123"}, start_time=three_days_ago
-    )
-    world.langsmith.add_traces(project, 200)
-    transcript.say("purgebot demo: a LangSmith purge from request to proof, against local stand-ins.")
+    alice, bob, carol, dave = world.people.alice, world.people.bob, world.people.carol, world.people.dave
+    listed = _seed(world.langsmith, clock)
+    transcript.say("purgebot demo: LangSmith purges from request to proof, against local stand-ins.")
     transcript.say(
-        f"LangSmith holds project prod-chat with {KNOWN_TRACES + 200} traces; {KNOWN_TRACES} belong "
-        "to user 123, who asked to be forgotten (DSR-1042). They are three days old."
+        "LangSmith holds two projects, prod-chat (236 traces) and support-bot (64), and two datasets. The subject "
+        "of ticket DSR-1042 asked to be forgotten: their user ID is in the metadata of 40 traces — on the root "
+        "run of 34, only on a child run of 6 — and of 4 dataset examples, one of them kept only in an earlier "
+        "version of its dataset. The traces are three days old."
     )
     transcript.say(
         "The workspace is SmithDB-only, as GCP US cloud is today: purgebot reads /info, queries v2, and states a "
         "window that reaches back past the traces (v2 alone would look at the last 24 hours)."
     )
-    transcript.say("Approvers: @bob and the @privacy-approvers group. Compliance channel: #compliance.")
-
-    ids = ", ".join([*trace_ids, TYPO_ID])
-    command = f'traces prod-chat {ids} --reason "DSR-1042: erase user 123" --ticket DSR-1042'
-    shown = (
-        f"/purge traces prod-chat {trace_ids[0]}, {trace_ids[1]}, … ({KNOWN_TRACES + 1} IDs, one mistyped) "
-        '--reason "DSR-1042: erase user 123" --ticket DSR-1042'
+    transcript.say(
+        "Approvers: @bob and the @privacy-approvers group (@dave). Compliance channel: #compliance. "
+        "Subject values show masked in the channel; only the requester's own command shows them."
     )
-    with transcript.step(alice.user_id, REQUESTS_CHANNEL, shown):
+
+    command = 'metadata user_id=123 --reason "DSR-1042" --ticket DSR-1042'
+    with transcript.step(alice.user_id, REQUESTS_CHANNEL, f"/purge {command}"):
         transcript.ack(alice.user_id, alice.slash(command, channel_id=REQUESTS_CHANNEL), timed=True)
     world.settle(_previewed(1))
-    root = _root_with_buttons(world.slack)
-    assert root is not None
-
+    root = _root_with_buttons(world.slack, 1)
     for person, action, refusal in (
         (alice, "clicks [Approve] on her own request", "so you can't approve it"),
         (carol, "clicks [Approve] (carol is not an approver)", "Only approvers can approve"),
@@ -183,28 +144,61 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
     with transcript.step(bob.user_id, REQUESTS_CHANNEL, "clicks [Approve]"):
         bob.click(root, "Approve")
     world.settle(_reached(1, "submitted"))
-
     with transcript.step(alice.user_id, REQUESTS_CHANNEL, "/purge verify PURGE-1   (right away, before the weekend)"):
         transcript.ack(alice.user_id, alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL))
     world.settle(_manual_check_done(1))
 
-    due = parse_utc(checks.for_request(world.bot.store.db, 1)[0].due_at)
+    transcript.say(
+        "\n— A second request, by trace ID: an API key was pasted into a few chats in prod-chat. Alice lists "
+        "their traces; one ID is mistyped. —"
+    )
+    ids = ", ".join([*listed, TYPO_ID])
+    reason = '--reason "INC-311: API key pasted into chats" --ticket INC-311'
+    shown = f"/purge traces prod-chat {listed[0]}, {listed[1]}, … ({len(listed) + 1} IDs, one mistyped) {reason}"
+    with transcript.step(alice.user_id, REQUESTS_CHANNEL, shown):
+        transcript.ack(alice.user_id, alice.slash(f"traces prod-chat {ids} {reason}", channel_id=REQUESTS_CHANNEL))
+    world.settle(_previewed(2))
+    with transcript.step(dave.user_id, REQUESTS_CHANNEL, "clicks [Approve] on PURGE-2 (dave is in @privacy-approvers)"):
+        dave.click(_root_with_buttons(world.slack, 2), "Approve")
+    world.settle(_reached(2, "submitted"))
+
+    due = parse_utc(checks.for_request(world.bot.store.db, 2)[0].due_at)
     transcript.say("\n— The weekend: LangSmith runs its delete job over the queued deletes. —")
     deleted = world.langsmith.run_weekend()
     transcript.say(f"  (LangSmith stand-in: {deleted} traces deleted; nothing is sent to anyone.)")
-    clock.jump_to(due + timedelta(minutes=1))
-    transcript.say(f"— The clock moves to {due:%a %d %b %H:%M} UTC, when the scheduled check is due. —")
+    ran = due + timedelta(minutes=1)
+    clock.jump_to(ran)
+    transcript.say(
+        f"— The clock moves to {ran:%a %d %b %H:%M} UTC: the scheduled checks fell due at {due:%H:%M} and run now. —"
+    )
     world.bot.wake()
-    world.settle(_reached(1, "verified"))
+    world.settle(lambda db: _reached(1, "verified")(db) and _reached(2, "verified")(db))
 
     with transcript.step(alice.user_id, REQUESTS_CHANNEL, "/purge status PURGE-1"):
         transcript.ack(alice.user_id, alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL))
+    transcript.say("\n— The compliance officer runs `purgebot report PURGE-1` (and PURGE-2) for the tickets. —")
 
-    transcript.say("\n— The compliance officer runs `purgebot report PURGE-1` for the ticket. —")
-    with tempfile.TemporaryDirectory(prefix="purgebot-report-") as folder:
-        json_path, md_path = report.write(world.bot.store.db, 1, Path(folder), now=clock.now(), tz=UTC)
-        transcript.say(f"  wrote {json_path.name} ({json_path.stat().st_size:,} bytes) and {md_path.name}:\n")
-        transcript.say(textwrap.indent(md_path.read_text(), "    "))
+
+def _seed(langsmith: FakeLangSmith, clock: SandboxClock) -> list[str]:
+    """The workspace of the story; returns the IDs of the traces the second request lists."""
+    three_days_ago = clock.now() - timedelta(days=3)
+    month_ago = clock.now() - timedelta(days=30)
+    prod, support = langsmith.add_project("prod-chat"), langsmith.add_project("support-bot")
+    langsmith.add_traces(prod, 30, metadata=SUBJECT, start_time=three_days_ago)
+    langsmith.add_traces(
+        prod, 6, metadata={"user_id": "456"}, child_metadata=[{"step": "lookup"}, SUBJECT], start_time=three_days_ago
+    )
+    langsmith.add_traces(support, 4, metadata=SUBJECT, start_time=three_days_ago)
+    listed = langsmith.add_traces(prod, LISTED_TRACES, start_time=three_days_ago)
+    langsmith.add_traces(prod, 192, metadata={"user_id": "456"})
+    langsmith.add_traces(support, 60)
+    golden, regressions = langsmith.add_dataset("golden"), langsmith.add_dataset("regressions")
+    for n in range(3):
+        langsmith.add_example(golden, inputs={"q": f"q{n}"}, outputs={"a": "…"}, metadata=SUBJECT, created_at=month_ago)
+    langsmith.add_example(golden, inputs={"q": "other"}, metadata={"user_id": "456"}, created_at=month_ago)
+    removed = langsmith.add_example(regressions, inputs={"q": "old"}, metadata=SUBJECT, created_at=month_ago)
+    langsmith.remove_example_from_latest(removed, at=month_ago + timedelta(days=1))
+    return listed
 
 
 def _previewed(number: int) -> Callable[[Database], bool]:
@@ -233,8 +227,8 @@ def _manual_check_done(number: int) -> Callable[[Database], bool]:
     return checked
 
 
-def _root_with_buttons(slack: FakeSlack) -> Message | None:
+def _root_with_buttons(slack: FakeSlack, number: int) -> Message:
     for message in slack.messages(REQUESTS_CHANNEL):
-        if not message.is_reply and "[Approve]" in message.render():
+        if not message.is_reply and f"*PURGE-{number}*" in message.render() and "[Approve]" in message.render():
             return message
-    return None
+    raise TimeoutError(f"PURGE-{number} has no Approve button")
