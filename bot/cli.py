@@ -181,11 +181,25 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep",
+            help="Leave the demo's database and evidence reports in this folder (created if missing) and print "
+            "their paths.",
+            file_okay=False,
+        ),
+    ] = None,
+) -> None:
     """Run the whole lifecycle against local stand-ins: no credentials, no network."""
-    from bot.demo import run_demo
+    from bot.demo import FolderInUse, run_demo
 
-    raise typer.Exit(run_demo(sys.stdout))
+    try:
+        code = run_demo(sys.stdout, keep=keep)
+    except (FolderInUse, OSError) as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -348,6 +348,37 @@ def test_verify_needs_langsmith_and_slack_settings(tmp_path: Path) -> None:
     assert "SLACK_BOT_TOKEN" in line and "LANGSMITH_API_KEY" in line
 
 
+# ----------------------------------------------------------------------------- demo
+
+
+def test_demo_keep_leaves_the_database_and_reports_and_prints_their_paths(tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    result = run("demo", "--keep", str(kept), env={"PURGEBOT_DB": str(tmp_path / "ignored.db")})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = result.stdout.split(f"Kept for inspection in {kept}:\n", 1)[1].splitlines()
+    names = ["purgebot.db", *(f"PURGE-{n}-evidence.{ext}" for n in (1, 2) for ext in ("json", "md"))]
+    assert listed[:5] == [f"  {kept / name}" for name in names]
+    assert sorted(p.name for p in kept.iterdir()) == sorted(names)  # the database is whole: no -wal left
+    assert not (tmp_path / "ignored.db").exists()  # PURGEBOT_DB is not read
+    expect = re.search(r"audit verify --expect (\d+:[0-9a-f]{64})$", listed[5])
+    assert expect, listed
+    audit = run("audit", "verify", "--expect", expect.group(1), env={"PURGEBOT_DB": str(kept / "purgebot.db")})
+    assert (audit.returncode, audit.stdout.strip()) == (0, expect.group(1))
+
+    again = run("demo", "--keep", str(kept))
+    assert again.returncode == 1 and again.stdout == ""
+    assert one_line(again.stderr).startswith(f"purgebot: {kept} already holds purgebot.db, PURGE-1-evidence.json")
+
+
+def test_demo_without_keep_leaves_nothing_and_says_how_to_keep(tmp_path: Path) -> None:
+    result = run("demo", cwd=tmp_path, env={"TMPDIR": str(tmp_path)})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "`purgebot demo --keep DIR` keeps the database and both reports" in result.stdout
+    assert "Kept for inspection" not in result.stdout and list(tmp_path.iterdir()) == []
+
+
 # ----------------------------------------------------------------------------- help
 
 
