@@ -82,8 +82,9 @@ def run_demo(out: TextIO, *, keep: Path | None = None) -> int:
             for path in report.write(world.bot.store.db, number, folder, now=clock.now(), tz=UTC)
         ]
         chain = events.verify_chain(world.bot.store.db)
-        transcript.say(f"  wrote {', '.join(path.name for path in written)}; PURGE-1-evidence.md reads:\n")
-        transcript.say(textwrap.indent(written[1].read_text(), "    "))
+        headline = folder / "PURGE-1-evidence.md"
+        transcript.say(f"  wrote {', '.join(path.name for path in written)}; {headline.name} reads:\n")
+        transcript.say(textwrap.indent(headline.read_text(), "    "))
         head = f"{chain.head_seq}:{chain.head_hash}"
         transcript.say(f"Audit chain: {'intact' if chain.intact else 'BROKEN'}, head {head}")
         world.stop_bot()  # the database is whole on disk before its path is printed
