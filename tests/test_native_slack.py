@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e import file_traces, request_message, thread, wait_state
+from e2e import file_traces, request_message, thread, wait_thread
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from test_subject_purge import file_subject
@@ -51,7 +51,7 @@ def test_times_are_slack_dates_that_each_reader_sees_in_their_own_zone(world: Wo
     file_traces(world, world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 2))
     root = request_message(world)
     world.people.bob.click(root, "Approve")
-    wait_state(world, "submitted")
+    wait_thread(world, root, "PURGE-1 is *submitted*")  # the state is stored before its note reaches Slack
     (check,) = checks.for_request(world.bot.store.db, 1)
     due = parse_utc(check.due_at)
 
