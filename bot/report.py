@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from bot import messages
 from bot.clock import parse_utc, utc_iso
 from storage import batches, checks, events, items, requests
+from storage.requests import DEFAULT_WORKSPACE
 
 MINIMISED = "(minimised after the retention period)"
 
@@ -40,6 +41,8 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
     approval = next((e for e in history if e.kind in ("approved", "rejected", "cancelled", "expired")), None)
     previewed = next((e for e in history if e.kind == "previewed"), None)
     filed = next((e for e in history if e.kind == "filed"), None)
+    several = len(request.workspace_names) > 1
+    per_workspace = _per_workspace(history) if several else {}
     return {
         "format": FORMAT_VERSION,
         "generated_at": utc_iso(now),
@@ -56,6 +59,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
             "due_date": request.due_date,
             "project": request.project,
             "project_id": request.session_id,
+            "workspaces": request.workspace_names,
             "examples_as_of": request.as_of,
             "submitted_at": request.submitted_at,
             "failure": request.failure if request.minimised_at is None or not request.failure else MINIMISED,
@@ -83,6 +87,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
             {
                 "id": b.id,
                 "kind": b.kind,
+                "workspace": b.workspace,
                 "round": b.round,
                 "project_id": b.session_id,
                 "size": b.size,
@@ -106,6 +111,7 @@ def build(db: Database, request_id: int, *, now: datetime) -> dict[str, Any]:
                 "checked": c.checked,
                 "remaining": c.remaining,
                 "by_target": {t: {"checked": n[0], "remaining": n[1]} for t, n in c.found().items()} or None,
+                "by_workspace": per_workspace.get(c.id),
                 "outcome": c.outcome,
                 "query_api": c.api,
                 "window": {"min_start_time": c.window_start, "max_start_time": c.window_end}
@@ -152,6 +158,9 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         f"| Ticket | {_cell(request['ticket'] or '—')} |",
         f"| Due | {request['due_date'] or '—'} |",
     ]
+    several = len(request.get("workspaces") or []) > 1
+    if several:
+        lines.append(f"| Workspaces | {', '.join(request['workspaces'])} (verified only when every one passes) |")
     if request["project"]:
         lines.append(f"| Project | {_cell(request['project'])} ({request['project_id']}) |")
     if decision:
@@ -173,11 +182,11 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         f"({sum(b['size'] for b in sent if b['kind'] != batches.METADATA):,} IDs). LangSmith answers 202 "
         '"queued" and deletes later; only the checks below prove deletion.',
         "",
-        "| call | kind | round | size | sent | LangSmith |",
-        "|---|---|---|---|---|---|",
+        "| call | kind | workspace | round | size | sent | LangSmith |",
+        "|---|---|---|---|---|---|---|",
         *(
-            f"| {b['id']} | {b['kind']} | {b['round']} | {b['size']:,} | {when(b['sent_at'])} | "
-            f"{b['langsmith_status'] or '—'} |"
+            f"| {b['id']} | {b['kind']} | {b.get('workspace', DEFAULT_WORKSPACE)} | {b['round']} | {b['size']:,} | "
+            f"{when(b['sent_at'])} | {b['langsmith_status'] or '—'} |"
             for b in report["batches"]
         ),
         "",
@@ -195,6 +204,19 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
             for c in report["checks"]
         ),
     ]
+    if several:
+        lines += ["", "What each check found in each workspace:", ""]
+        lines += [
+            f"- check {c['id']}: "
+            + "; ".join(
+                f"{workspace} {target} {numbers['remaining']:,} of {numbers['checked']:,} remaining"
+                for workspace in request["workspaces"]  # in configured order; one that sent none says nothing
+                for target, numbers in c["by_workspace"].get(workspace, {}).items()
+                if numbers["checked"]
+            )
+            for c in report["checks"]
+            if c.get("by_workspace")
+        ]
     if report["notes"]:
         lines += ["", *report["notes"]]
     lines += ["", f"The JSON file beside this one holds all {len(report['events']):,} events with their hashes."]
@@ -210,6 +232,23 @@ def write(db: Database, request_id: int, folder: Path, *, now: datetime, tz: Zon
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     md_path.write_text(markdown(report, tz))
     return json_path, md_path
+
+
+def _per_workspace(history: list[events.Event]) -> dict[int, dict[str, dict[str, dict[str, int]]]]:
+    """check id -> workspace -> target -> {checked, remaining}, from the ``checked`` events of a request that
+    covers several workspaces (their targets are keyed ``workspace/target``)."""
+    found: dict[int, dict[str, dict[str, dict[str, int]]]] = {}
+    for event in history:
+        if event.kind != "checked" or not isinstance(event.data.get("targets"), dict):
+            continue
+        for key, numbers in event.data["targets"].items():
+            workspace, _, target = str(key).rpartition("/")
+            if workspace:
+                found.setdefault(int(event.data["check"]), {}).setdefault(workspace, {})[target] = {
+                    "checked": int(numbers["checked"]),
+                    "remaining": int(numbers["remaining"]),
+                }
+    return found
 
 
 def _in_time_order(check: checks.Check) -> tuple[str, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import FAST
@@ -15,12 +16,14 @@ from e2e import WAIT, file_traces, jump_to_next_check, request_message, state, t
 from test_request_form import open_form, submit, values
 from test_subject_purge import file_subject
 
+from bot import report
 from bot.clock import SandboxClock
 from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.world import REQUESTS_CHANNEL, World, running_world
 from storage import batches, items
 
 SUBJECT = {"user_id": "123"}
+UTC = ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -94,6 +97,18 @@ def test_one_subject_is_previewed_deleted_and_verified_in_each_workspace(two: Wo
     wait_thread(two, root, "PURGE-1 verified")
     verdict = next(text for text in thread(two, root) if "verified" in text)
     assert "prod-us: 0 of 3 traces remain" in verdict and "prod-eu: 0 of 2 traces remain" in verdict
+
+    evidence = report.build(two.bot.store.db, 1, now=clock.now())
+    assert evidence["request"]["workspaces"] == ["prod-us", "prod-eu"]
+    assert {b["workspace"] for b in evidence["batches"]} == {"prod-us", "prod-eu"}
+    first = next(c for c in evidence["checks"] if c["kind"] == "scheduled" and c["target"] == "traces")
+    assert first["by_workspace"] == {
+        "prod-us": {"traces": {"checked": 3, "remaining": 0}},
+        "prod-eu": {"traces": {"checked": 2, "remaining": 2}},
+    }
+    page = report.markdown(evidence, UTC)
+    assert "| Workspaces | prod-us, prod-eu" in page
+    assert f"- check {first['id']}: prod-us traces 0 of 3 remaining; prod-eu traces 2 of 2 remaining" in page
 
 
 def test_a_workspace_that_does_not_answer_holds_only_its_own_deletes(two: World) -> None:
