@@ -260,31 +260,14 @@ class Delivery(ABC):
         if found is None:
             raise LookupError(f"view {view.id} has no button {label!r}")
         block_id, button = found
-        trigger = self._new_trigger_id()
-        self.slack.register_trigger(trigger, user_id=user_id)
-        payload: JSON = {
-            "type": "block_actions",
-            "user": self._user_json(user_id),
-            "api_app_id": self.api_app_id,
-            "token": LEGACY_VERIFICATION_TOKEN,
-            "container": {"type": "view", "view_id": view.id},
-            "trigger_id": trigger,
-            "team": {"id": self.team_id, "domain": self.slack.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "view": view.view,
-            "actions": [
-                {
-                    "action_id": button.get("action_id"),
-                    "block_id": block_id or "actions",
-                    "text": button.get("text"),
-                    "value": button.get("value"),
-                    "type": "button",
-                    "action_ts": self._new_action_ts(),
-                }
-            ],
+        action: JSON = {
+            "action_id": button.get("action_id"),
+            "block_id": block_id or "actions",
+            "text": button.get("text"),
+            "value": button.get("value"),
+            "type": "button",
         }
-        return self._send_interactive(payload, trigger_id=trigger, response_url=None)
+        return self._view_action(user_id, view.id, view.view, action)
 
     def choose_in_view(self, *, user_id: str, view: View, block_id: str, value: str) -> Delivered:
         """Pick option ``value`` of the radio buttons in the modal's input block ``block_id``.
@@ -305,6 +288,16 @@ class Delivery(ABC):
         selected: JSON = {"type": element["type"], "selected_option": option}
         state = copy.deepcopy(view.view.get("state") or {"values": {}})
         state.setdefault("values", {})[block_id] = {element["action_id"]: selected}
+        action: JSON = {
+            "type": element["type"],
+            "action_id": element["action_id"],
+            "block_id": block_id,
+            "selected_option": option,
+        }
+        return self._view_action(user_id, view.id, view.view | {"state": state}, action)
+
+    def _view_action(self, user_id: str, view_id: str, view: JSON, action: JSON) -> Delivered:
+        """A ``block_actions`` payload from a view: no channel, no message and no ``response_url``, as with Slack."""
         trigger = self._new_trigger_id()
         self.slack.register_trigger(trigger, user_id=user_id)
         payload: JSON = {
@@ -312,21 +305,13 @@ class Delivery(ABC):
             "user": self._user_json(user_id),
             "api_app_id": self.api_app_id,
             "token": LEGACY_VERIFICATION_TOKEN,
-            "container": {"type": "view", "view_id": view.id},
+            "container": {"type": "view", "view_id": view_id},
             "trigger_id": trigger,
             "team": {"id": self.team_id, "domain": self.slack.team_domain},
             "enterprise": None,
             "is_enterprise_install": False,
-            "view": view.view | {"state": state},
-            "actions": [
-                {
-                    "type": element["type"],
-                    "action_id": element["action_id"],
-                    "block_id": block_id,
-                    "selected_option": option,
-                    "action_ts": self._new_action_ts(),
-                }
-            ],
+            "view": view,
+            "actions": [action | {"action_ts": self._new_action_ts()}],
         }
         return self._send_interactive(payload, trigger_id=trigger, response_url=None)
 
