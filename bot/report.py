@@ -21,7 +21,6 @@ from sqlite_utils import Database
 from bot import messages
 from bot.clock import parse_utc, utc_iso
 from storage import batches, checks, events, items, requests
-from storage.requests import DEFAULT_WORKSPACE
 
 MINIMISED = "(minimised after the retention period)"
 
@@ -182,11 +181,11 @@ def markdown(report: dict[str, Any], tz: ZoneInfo) -> str:
         f"({sum(b['size'] for b in sent if b['kind'] != batches.METADATA):,} IDs). LangSmith answers 202 "
         '"queued" and deletes later; only the checks below prove deletion.',
         "",
-        "| call | kind | workspace | round | size | sent | LangSmith |",
-        "|---|---|---|---|---|---|---|",
+        "| call | kind | " + ("workspace | " if several else "") + "round | size | sent | LangSmith |",
+        "|---|---|" + ("---|" if several else "") + "---|---|---|---|",
         *(
-            f"| {b['id']} | {b['kind']} | {b.get('workspace', DEFAULT_WORKSPACE)} | {b['round']} | {b['size']:,} | "
-            f"{when(b['sent_at'])} | {b['langsmith_status'] or '—'} |"
+            f"| {b['id']} | {b['kind']} | " + (f"{b['workspace']} | " if several else "") + f"{b['round']} | "
+            f"{b['size']:,} | {when(b['sent_at'])} | {b['langsmith_status'] or '—'} |"
             for b in report["batches"]
         ),
         "",

@@ -107,7 +107,7 @@ def test_one_subject_is_previewed_deleted_and_verified_in_each_workspace(two: Wo
         "prod-eu": {"traces": {"checked": 2, "remaining": 2}},
     }
     page = report.markdown(evidence, UTC)
-    assert "| Workspaces | prod-us, prod-eu" in page
+    assert "| Workspaces | prod-us, prod-eu" in page and "| call | kind | workspace | round |" in page
     assert f"- check {first['id']}: prod-us traces 0 of 3 remaining; prod-eu traces 2 of 2 remaining" in page
 
 
