@@ -160,6 +160,7 @@ def test_a_check_is_no_verdict_until_every_workspace_answers(two: World, clock: 
     root = request_message(two, 2)
     two.people.bob.click(root, "Approve")
     wait_state(two, "submitted", 2)
+    two.settle(lambda db: True)  # the examples' check at submit has run: the next one is the traces'
     us.run_weekend()
     eu.run_weekend()
     eu.inject("runs/query", status=503, times=10_000, body={"detail": "Service Unavailable"})
