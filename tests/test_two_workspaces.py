@@ -82,6 +82,7 @@ def test_one_subject_is_previewed_deleted_and_verified_in_each_workspace(two: Wo
     emptied = eu.example(example)
     assert emptied is not None and not any(emptied.get(f) for f in ("inputs", "outputs", "metadata"))  # hard-deleted
 
+    two.settle(lambda db: True)  # the examples' check at submit has run: the next one is the traces'
     us.run_weekend()  # the EU's weekend job has not run yet
     jump_to_next_check(two, clock)
     wait_thread(two, root, "prod-eu: 2 of 2 traces still present")
