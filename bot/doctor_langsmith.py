@@ -147,10 +147,12 @@ class _Probe:
         tenant = self.workspace.workspace_id
         if tenant is None:
             self.lines.ok("X-Tenant-Id", "not needed: the key belongs to one workspace")
-        elif _is_org_scoped(self.without_tenant()):
+            return projects
+        bare = self.without_tenant()
+        if _is_org_scoped(bare):
             self.lines.ok("X-Tenant-Id", f"needed (an org-scoped key) and sent: {tenant}")
         else:
-            self.lines.ok("X-Tenant-Id", f"sent: {tenant} (the key also works without it)")
+            self.lines.ok("X-Tenant-Id", f"sent: {tenant}{' (the key also works without it)' if bare is None else ''}")
         return projects
 
     def without_tenant(self) -> LangSmithError | None:

@@ -216,6 +216,17 @@ def test_an_org_scoped_default_workspace_says_to_set_langsmith_workspace_id(depl
     )
 
 
+def test_a_query_api_pinned_where_it_is_not_served_says_to_use_auto(deployment: Deployment) -> None:
+    code, lines = doctor({**deployment.env(), "PURGEBOT_LANGSMITH_QUERY_API": "v1"})
+
+    assert code == 1
+    assert line(lines, "langsmith prod-us", "query API") == (
+        "FAIL langsmith prod-us: query API: v1, pinned by PURGEBOT_LANGSMITH_QUERY_API, but GET info says "
+        "SmithDB only, where v1 run queries are not served: set PURGEBOT_LANGSMITH_QUERY_API=auto (or v2)"
+    )
+    assert line(lines, "langsmith prod-eu", "query API").startswith("ok   ")  # ClickHouse: v1 is right there
+
+
 def test_a_notify_channel_without_the_bot_says_to_invite_it(deployment: Deployment) -> None:
     deployment.slack.add_channel(NOTIFY_CHANNEL, "compliance", bot_member=False)
 
@@ -244,6 +255,17 @@ def test_a_missing_scope_and_approvers_that_do_not_resolve_say_what_to_fix(deplo
         approvers
     )
     assert approvers.endswith("fix PURGEBOT_APPROVERS (a person's ID: profile → ⋮ → Copy member ID)")
+
+
+def test_missing_slack_settings_are_failing_lines_not_a_refusal(deployment: Deployment) -> None:
+    env = {k: v for k, v in deployment.env().items() if k not in ("PURGEBOT_APPROVERS", "PURGEBOT_NOTIFY_CHANNEL")}
+
+    code, lines = doctor(env)
+
+    assert code == 1
+    assert line(lines, "slack", "notify channel").startswith("FAIL slack: notify channel: PURGEBOT_NOTIFY_CHANNEL")
+    assert line(lines, "slack", "approvers").startswith("FAIL slack: approvers: PURGEBOT_APPROVERS is not set")
+    assert len(lines) == 2 * CHECKS_PER_WORKSPACE + SLACK_CHECKS
 
 
 def test_a_rejected_slack_token_skips_the_slack_checks(deployment: Deployment) -> None:
