@@ -69,6 +69,9 @@ def check_workspace(workspace: Workspace, settings: Settings) -> list[Check]:
 
 
 class _Probe:
+    """The checks of one workspace, in order, each depending on the one before: a key cannot be judged
+    where no LangSmith answers, nor the projects it sees when it is refused."""
+
     def __init__(self, workspace: Workspace, settings: Settings) -> None:
         self.workspace = workspace
         self.setting = settings.purgebot_langsmith_query_api

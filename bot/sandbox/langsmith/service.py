@@ -50,7 +50,7 @@ class FakeLangSmith(Workspace):
     workspace's ID. Without it the key belongs to the one workspace ``tenant_id``, and an
     ``X-Tenant-Id`` naming any other is refused the same way. ``wrong_region`` plays a deployment of
     another region than the key's organisation: ``GET info`` answers, every call with a key gets 403
-    ``Forbidden``. Both may be changed while it serves.
+    ``Forbidden``. ``api_key`` and ``wrong_region`` may be changed while it serves.
     """
 
     def __init__(
