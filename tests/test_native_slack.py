@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e import file_traces, request_message, thread, wait_state
+from e2e import file_traces, request_message, thread, wait_state, wait_thread
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from test_subject_purge import file_subject
@@ -56,6 +56,7 @@ def test_times_are_slack_dates_that_each_reader_sees_in_their_own_zone(world: Wo
     due = parse_utc(check.due_at)
 
     token = f"<!date^{int(due.timestamp())}^{{date_long_pretty}} {{time}}|{due:%a %d %b %Y %H:%M} UTC>"
+    wait_thread(world, root, "the traces on")  # the outbox posts it after the state changed
     raw = [reply.text for reply in world.slack.thread(REQUESTS_CHANNEL, root.ts) if reply.is_reply]
     assert any(f"the traces on {token}" in text for text in raw), raw
     assert DATE_TOKEN.fullmatch(token)
