@@ -1,12 +1,13 @@
-"""The ``purgebot`` command: serve, demo, verify, report, backup, audit verify.
+"""The ``purgebot`` command: serve, doctor, demo, verify, report, backup, audit verify.
 
 Exit codes follow DESIGN.md: ``verify`` 0 verified / 2 items remain / 1 error; ``audit verify``
-0 intact / 1 broken. A settings problem is one line on stderr and exit 1.
+0 intact / 1 broken; ``doctor`` 0 all checks pass / 1 otherwise. A settings problem is one line on stderr and exit 1.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import sys
@@ -144,6 +145,9 @@ def serve(
         log.warning("cannot post to the notify channel: %s", problem)
     else:
         log.info("notify channel reachable", extra={"channel": settings.purgebot_notify_channel})
+    from bot.doctor import check_in_background
+
+    check_in_background(settings, os.environ)  # logs each failing check; never stops the start
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         bot.start()
@@ -178,6 +182,26 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     ``bot.stop()`` never ran. The same holds for a SIGTERM in Socket Mode.
     """
     raise SystemExit(0)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the deployment before the first real request: each LangSmith workspace, then Slack.
+
+    One line per check, and for a failure how to fix it. Exit 0 when every check passes, 1 otherwise.
+    Reads only: sends no delete and posts nothing.
+    """
+    from bot.doctor import run_checks
+
+    logging.getLogger("stamina").setLevel(logging.ERROR)  # its retry lines would say less than ours
+    settings = _settings("doctor")
+    try:
+        checks = run_checks(settings, os.environ)
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    for check in checks:
+        typer.echo(check.line())
+    raise typer.Exit(1 if any(check.failed for check in checks) else 0)
 
 
 @app.command()

@@ -13,36 +13,13 @@ import yaml
 from e2e import file_traces, jump_to_next_check, request_message, wait_state, wait_thread
 
 from bot.clock import SandboxClock
-from bot.sandbox.slack_server import BOT_SCOPES
+from bot.sandbox.slack_server import FakeSlack
 from bot.sandbox.world import NOTIFY_CHANNEL, REQUESTS_CHANNEL, World
+from bot.slack_scopes import COMMANDS_SCOPE, NEEDED_SCOPES, SCOPES_OF_METHOD
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "tests" / "data" / "slack-manifest-schema" / "manifest.schema.1.0.0.json"
 PLACEHOLDER_HOST = "purge.example.com"
-
-# reference/slack.md §6 (scope ↔ method, from Slack's method docs). A method that works with
-# public and private channels alike needs the scope for each kind the bot supports: requests may be
-# filed in private channels, so both.
-SCOPES_OF_METHOD: dict[str, frozenset[str]] = {
-    "chat.postMessage": frozenset({"chat:write"}),
-    "chat.update": frozenset({"chat:write"}),
-    "chat.postEphemeral": frozenset({"chat:write"}),
-    "usergroups.users.list": frozenset({"usergroups:read"}),
-    "conversations.info": frozenset({"channels:read", "groups:read"}),
-    "conversations.members": frozenset({"channels:read", "groups:read"}),
-    "conversations.history": frozenset({"channels:history", "groups:history"}),
-    "conversations.replies": frozenset({"channels:history", "groups:history"}),
-    "chat.getPermalink": frozenset(),
-    "auth.test": frozenset(),
-    "views.open": frozenset(),
-    "views.update": frozenset(),
-    "views.publish": frozenset(),
-    # slack_sdk's helper: files.getUploadURLExternal, the upload, files.completeUploadExternal
-    "files.upload.v2": frozenset({"files:write"}),
-    "files.getUploadURLExternal": frozenset({"files:write"}),
-    "files.completeUploadExternal": frozenset({"files:write"}),
-}
-COMMANDS_SCOPE = "commands"  # needed by slash_commands, not by any Web API method
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +97,7 @@ def test_the_code_scan_finds_the_call_sites_it_should() -> None:
 
 def test_every_method_the_code_calls_has_a_known_scope() -> None:
     unknown = methods_called_in_code() - set(SCOPES_OF_METHOD)
-    assert not unknown, f"add these to SCOPES_OF_METHOD from reference/slack.md §6: {sorted(unknown)}"
+    assert not unknown, f"add these to SCOPES_OF_METHOD (bot/slack_scopes.py) from slack.md §6: {sorted(unknown)}"
 
 
 def test_the_manifest_asks_for_no_scope_the_code_does_not_use(manifest: dict[str, Any]) -> None:
@@ -135,6 +112,12 @@ def test_the_manifest_grants_what_the_code_uses(manifest: dict[str, Any]) -> Non
     needed = set().union(*(SCOPES_OF_METHOD.get(m, frozenset()) for m in methods_called_in_code()))
 
     assert needed <= set(bot_scopes(manifest)), sorted(needed - set(bot_scopes(manifest)))
+
+
+def test_the_needed_scopes_are_the_manifests(manifest: dict[str, Any]) -> None:
+    """``purgebot doctor`` checks an installed token against NEEDED_SCOPES: they must be what the
+    manifest asks for, no more (a stale method in SCOPES_OF_METHOD) and no less."""
+    assert set(bot_scopes(manifest)) == NEEDED_SCOPES
 
 
 def test_a_whole_lifecycle_calls_only_methods_the_manifest_grants(
@@ -158,7 +141,7 @@ def test_a_whole_lifecycle_calls_only_methods_the_manifest_grants(
 
     assert {"chat.postMessage", "chat.update", "usergroups.users.list"} <= called
     unknown = called - set(SCOPES_OF_METHOD)
-    assert not unknown, f"add these to SCOPES_OF_METHOD from reference/slack.md §6: {sorted(unknown)}"
+    assert not unknown, f"add these to SCOPES_OF_METHOD (bot/slack_scopes.py) from slack.md §6: {sorted(unknown)}"
     missing = {
         method: sorted(SCOPES_OF_METHOD[method] - set(bot_scopes(manifest)))
         for method in called
@@ -173,4 +156,4 @@ def test_a_whole_lifecycle_calls_only_methods_the_manifest_grants(
 
 def test_the_slack_stand_in_grants_exactly_the_manifests_scopes(manifest: dict[str, Any]) -> None:
     """The stand-in refuses a method without its scope; it must hold what an installed app would hold."""
-    assert set(bot_scopes(manifest)) == BOT_SCOPES
+    assert set(bot_scopes(manifest)) == FakeSlack().scopes

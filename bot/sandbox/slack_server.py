@@ -39,6 +39,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.slack_scopes import NEEDED_SCOPES, SCOPES_OF_METHOD
+
 JSON = dict[str, Any]
 _Item = TypeVar("_Item")
 
@@ -306,19 +308,6 @@ class Channel:
 # --------------------------------------------------------------------------- internals
 
 
-# What manifest.yml grants the bot token (tests/test_manifest.py keeps the manifest honest).
-BOT_SCOPES = frozenset(
-    {
-        "commands",
-        "chat:write",
-        "channels:read",
-        "groups:read",
-        "channels:history",
-        "groups:history",
-        "usergroups:read",
-        "files:write",
-    }
-)
 
 
 class _ApiError(Exception):
@@ -580,9 +569,12 @@ class FakeSlack:
         team_domain: str = "sandbox",
         enforce_post_rate: bool = False,
         app_token: str = APP_TOKEN,
-        scopes: Iterable[str] = BOT_SCOPES,
+        scopes: Iterable[str] = NEEDED_SCOPES,
     ) -> None:
         self.bot_token = bot_token
+        # The bot token's scopes, as installed: sent in ``x-oauth-scopes`` on each answer to it, and a
+        # method needing one it lacks answers ``missing_scope``. May be changed while it serves.
+        self.scopes = frozenset(scopes)
         self.app_token = app_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -590,7 +582,6 @@ class FakeSlack:
         self.bot_id = bot_id
         self.app_id = app_id
         self.enforce_post_rate = enforce_post_rate
-        self.scopes = frozenset(scopes)  # the bot token's; methods that check one refuse with missing_scope
         self._lock = threading.Lock()
         self._users: dict[str, User] = {}
         self._channels: dict[str, Channel] = {}
@@ -944,6 +935,12 @@ class FakeSlack:
             # A real token of the wrong kind (bot for app-level or the reverse) is told so.
             known = token in (self.bot_token, self.app_token)
             return 200, {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
+        if method not in _APP_TOKEN_METHODS:
+            headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))
+            missing = self._missing_scopes(method, params)
+            if missing:
+                provided = ",".join(sorted(self.scopes))
+                return 200, {"ok": False, "error": "missing_scope", "needed": missing, "provided": provided}
         if method == "chat.postMessage" and self.enforce_post_rate and self._post_too_soon(params.text("channel")):
             headers["Retry-After"] = "1"
             return 429, {"ok": False, "error": "ratelimited"}
@@ -951,6 +948,19 @@ class FakeSlack:
             return 200, {"ok": True, **implementation(params)}
         except _ApiError as error:
             return 200, {"ok": False, "error": error.error, **error.extra}
+
+    def _missing_scopes(self, method: str, params: _Params) -> str:
+        """The scopes ``method`` needs here that the token lacks, comma-separated as Slack's ``needed``.
+
+        A conversations method needs the scope of the channel's kind only (``channels:`` for a public
+        channel, ``groups:`` for a private one), as Slack checks it.
+        """
+        needed = SCOPES_OF_METHOD.get(method, frozenset())
+        if len(needed) > 1:
+            channel = self._channels.get(params.text("channel") or "")
+            kind = "groups:" if channel is not None and channel.private else "channels:"
+            needed = frozenset(scope for scope in needed if scope.startswith(kind))
+        return ",".join(sorted(needed - self.scopes))
 
     def _post_too_soon(self, channel: str | None) -> bool:
         """Slack's special tier: about one message per second per channel."""
@@ -1427,16 +1437,9 @@ class FakeSlack:
         page, paging = self._page(members, params, 100)
         return {"members": page, **paging}
 
-    def _history_channel(self, params: _Params) -> Channel:
-        """A channel whose messages the bot may read: a member, with the history scope of its kind."""
-        channel = self._member_channel(params)
-        needed = "groups:history" if channel.private else "channels:history"
-        if needed not in self.scopes:
-            raise _ApiError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
-        return channel
 
     def _conversations_replies(self, params: _Params) -> JSON:
-        channel = self._history_channel(params)
+        channel = self._member_channel(params)  # the history scope: _missing_scopes
         anchor = self._find(channel.id, params.required("ts", "thread_not_found"))
         if anchor is None:
             raise _ApiError("thread_not_found")
@@ -1446,7 +1449,7 @@ class FakeSlack:
         return {"messages": [self._message_json(m, include_metadata=with_metadata) for m in page], **paging}
 
     def _conversations_history(self, params: _Params) -> JSON:
-        channel = self._history_channel(params)
+        channel = self._member_channel(params)  # the history scope: _missing_scopes
         oldest, latest = params.text("oldest"), params.text("latest")
         inclusive = params.flag("inclusive")
 

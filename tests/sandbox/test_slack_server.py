@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.sandbox.serving import serve
 from bot.sandbox.slack_server import Event, FakeSlack, create_app, render_blocks
+from bot.slack_scopes import NEEDED_SCOPES
 
 REQUESTS = "CREQ"
 NOTIFY = "CNOTIFY"
@@ -81,6 +82,21 @@ def test_auth_test_names_the_bot(client: WebClient) -> None:
     assert answer["bot_id"] == "B0PURGEBOT"
     assert answer["team_id"] == "T0SANDBOX"
     assert answer["url"] == "https://sandbox.slack.com/"
+
+
+def test_every_answer_to_the_bot_token_names_its_scopes(client: WebClient, slack: FakeSlack) -> None:
+    """Real Slack sends the token's scopes in ``x-oauth-scopes``; ``purgebot doctor`` reads them there."""
+    granted = client.auth_test().headers["x-oauth-scopes"]
+    assert set(granted.split(",")) == NEEDED_SCOPES
+
+    slack.scopes = NEEDED_SCOPES - {"usergroups:read", "groups:read"}
+    assert "usergroups:read" not in client.auth_test().headers["x-oauth-scopes"].split(",")
+    with pytest.raises(SlackApiError) as refused:
+        client.usergroups_users_list(usergroup="SAPPROVERS")
+    assert (refused.value.response["error"], refused.value.response["needed"]) == ("missing_scope", "usergroups:read")
+    assert client.conversations_info(channel=NOTIFY)["ok"]  # a public channel needs channels:read only
+    slack.add_channel("GPRIVATE", "private", private=True)
+    assert _error(lambda: client.conversations_info(channel="GPRIVATE")) == "missing_scope"
 
 
 def test_post_reply_update_and_read_back_with_metadata(client: WebClient, slack: FakeSlack) -> None:

@@ -28,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    parser.add_argument("--require-tenant", default=None)
+    parser.add_argument("--require-tenant", default=None, help="make the key org-scoped: X-Tenant-Id required")
+    parser.add_argument("--wrong-region", action="store_true", help="refuse every key with 403, as another region")
     parser.add_argument("--no-metadata-delete", action="store_true")
     parser.add_argument("--seed-demo", action="store_true")
     parser.add_argument("--query-limit", type=_limit, default=(10, 10.0), help="v1 runs/query calls per window: 10/10")
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default_limit=args.default_limit,
         latency=args.latency,
         backend=args.backend,
+        wrong_region=args.wrong_region,
     )
     if args.seed_demo:
         seeded = seed_demo(state)

@@ -26,6 +26,9 @@ from bot.sandbox.langsmith.wire import Family, norm_uuid, split_path
 
 DEFAULT_API_KEY = "lsv2_sandbox_key"
 DEFAULT_TENANT_ID = "00000000-0000-4000-8000-00000000a11a"
+# LangSmith's bare refusal of a key it does not know in this region (reference langsmith-v2.md §7,
+# langsmith-sdk#2112): no hint at the cause, which is why ``purgebot doctor`` names the likely ones.
+FORBIDDEN = {"error": "Forbidden"}
 
 Handled = tuple[int, Any, dict[str, str]]
 
@@ -40,6 +43,14 @@ class FakeLangSmith(Workspace):
     call.  ``monotonic`` is the clock the windows follow (a test passes its own to cross a window
     without sleeping); ``now`` is the wall clock (v2's default 24-hour window ends at ``now()``).
     The limits, ``latency`` and ``backend`` may be changed while it serves.
+
+    Who may call, as strict as LangSmith: only ``api_key`` (401 otherwise; change it to revoke the
+    key a client holds). ``require_tenant`` makes the key org-scoped: 403
+    ``org_scoped_key_requires_workspace`` without ``X-Tenant-Id``, 403 ``Forbidden`` with another
+    workspace's ID. Without it the key belongs to the one workspace ``tenant_id``, and an
+    ``X-Tenant-Id`` naming any other is refused the same way. ``wrong_region`` plays a deployment of
+    another region than the key's organisation: ``GET info`` answers, every call with a key gets 403
+    ``Forbidden``. ``api_key`` and ``wrong_region`` may be changed while it serves.
     """
 
     def __init__(
@@ -56,7 +67,9 @@ class FakeLangSmith(Workspace):
         now: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         backend: Backend = "dual",
+        wrong_region: bool = False,
     ) -> None:
+        self.wrong_region = wrong_region
         self.require_tenant = norm_uuid(require_tenant) if require_tenant else None
         super().__init__(
             tenant_id=self.require_tenant or DEFAULT_TENANT_ID,
@@ -149,12 +162,19 @@ class FakeLangSmith(Workspace):
 
     def _authenticate(self, family: Family, headers: Any) -> None:
         key = headers.get("x-api-key")
+        if key and self.wrong_region:
+            raise Answer(403, dict(FORBIDDEN))  # any key at all: this region has no organisation of it
         if not key or not hmac.compare_digest(key.encode(), self.api_key.encode()):
             body: Any = error_body(family, 401, "Invalid API key")
             if family == "platform":
                 body = {"error": "Unauthorized", "details": "invalid API key"}
             raise Answer(401, body)
-        if self.require_tenant is not None and norm_uuid(headers.get("x-tenant-id")) != self.require_tenant:
+        tenant = headers.get("x-tenant-id")
+        if tenant is not None and norm_uuid(tenant) != self.tenant_id:
+            # The reference does not say what a workspace ID the key may not use gets; the stricter
+            # reading is LangSmith's bare 403, which does not say which of key, region or ID is wrong.
+            raise Answer(403, dict(FORBIDDEN))
+        if tenant is None and self.require_tenant is not None:
             body = {
                 "error": "org_scoped_key_requires_workspace",
                 "message": "This API key is org-scoped; send X-Tenant-Id for the workspace.",

@@ -36,9 +36,38 @@ def test_org_scoped_key_needs_the_workspace_header(start_langsmith: StartLangSmi
     r = http.get("/api/v1/sessions")
     assert r.status_code == 403
     assert r.json()["error"] == "org_scoped_key_requires_workspace"
-    assert http.get("/api/v1/sessions", headers={"X-Tenant-Id": str(uuid.uuid4())}).status_code == 403
-    ok = http.get("/api/v1/sessions", headers={"X-Tenant-Id": tenant})
+    other = http.get("/api/v1/sessions", headers={"X-Tenant-Id": str(uuid.uuid4())})
+    assert (other.status_code, other.json()) == (403, {"error": "Forbidden"})  # another workspace's ID
+    ok = http.get("/api/v1/sessions", headers={"X-Tenant-Id": tenant.upper()})
     assert ok.status_code == 200
+
+
+def test_a_workspace_key_is_refused_with_another_workspaces_id(
+    langsmith_http: tuple[FakeLangSmith, httpx.Client],
+) -> None:
+    fake, http = langsmith_http
+    assert http.get("/api/v1/sessions", headers={"X-Tenant-Id": fake.tenant_id}).status_code == 200
+    other = http.get("/api/v1/sessions", headers={"X-Tenant-Id": str(uuid.uuid4())})
+    assert (other.status_code, other.json()) == (403, {"error": "Forbidden"})
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sessions", "/api/v2/runs/query", "/v1/platform/datasets/examples/delete"])
+def test_in_the_wrong_region_every_key_is_forbidden_and_info_still_answers(
+    start_langsmith: StartLangSmith, path: str
+) -> None:
+    fake, http = start_langsmith(wrong_region=True)
+    for headers in ({}, {"X-API-Key": "lsv2_pt_another"}, {"X-Tenant-Id": fake.tenant_id}):
+        refused = http.post(path, json={}, headers=headers)
+        assert (refused.status_code, refused.json()) == (403, {"error": "Forbidden"})
+    assert http.get("/api/v1/info").status_code == 200
+    fake.wrong_region = False  # the same organisation, reached in its own region
+    assert http.get("/api/v1/sessions").status_code == 200
+
+
+def test_a_revoked_key_is_401(langsmith_http: tuple[FakeLangSmith, httpx.Client]) -> None:
+    fake, http = langsmith_http
+    fake.api_key = "lsv2_pt_rotated"
+    assert http.get("/api/v1/sessions").status_code == 401
 
 
 def test_sessions_by_name_contains_and_id(langsmith_http: tuple[FakeLangSmith, httpx.Client]) -> None:
