@@ -148,9 +148,13 @@ class Previewer:
                     project_names |= {key: prefix + name for key, name in found.items()}
                 searched_datasets = resolver.examples(request.id, searched, as_of=parse_utc(request.as_of))
             except LangSmithRejected as error:
-                where = f" in workspace {workspace}" if several else ""
+                refused = f"LangSmith refused the search ({error.status}: {messages.escape(error.message)})"
+                if not several:
+                    return {"error": refused}
+                others = ", ".join(name for name in names if name != workspace)
                 return {
-                    "error": f"LangSmith refused the search{where} ({error.status}: {messages.escape(error.message)})"
+                    "error": f"{refused} in workspace {workspace} (`purgebot doctor` says why). To purge {others} "
+                    "meanwhile, file a request for each with --workspace"
                 }
             dataset_names |= {key: prefix + name for key, name in searched_datasets.items()}
         db = context.store.db

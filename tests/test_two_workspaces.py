@@ -187,3 +187,20 @@ def test_the_form_offers_the_workspaces_and_a_trace_purge_must_pick_one(two: Wor
     assert refused["errors"] == {"workspace": "A trace purge is in one workspace: choose it."}
     assert accepted is None
     assert "of workspace prod-eu" in request_message(two).render()
+
+
+def test_a_workspace_that_refuses_the_search_says_so_and_how_to_go_on(two: World) -> None:
+    _, eu = fakes(two)
+    subject_in_both(two)
+    eu.inject("sessions", status=403, times=10_000, body={"error": "Forbidden"})
+
+    file_subject(two, "metadata user_id=123 --reason DSR-6")
+
+    wait_preview = "LangSmith refused the search (403: Forbidden) in workspace prod-eu"
+    two.slack.wait_for(
+        lambda s: any(wait_preview in m.render() for m in s.messages(REQUESTS_CHANNEL) if not m.is_reply), timeout=WAIT
+    )
+    root = next(m for m in two.slack.messages(REQUESTS_CHANNEL) if not m.is_reply)
+    assert "To purge prod-us meanwhile, file a request for each with --workspace" in root.render()
+    assert "[Approve]" not in root.render()  # nothing is approvable without the whole preview
+    eu.clear_faults()
