@@ -39,7 +39,11 @@ class CheckScheduler:
         self._monotonic = monotonic
         self._progress = monotonic()  # when a run last started or finished
         self._scheduler = BackgroundScheduler(
-            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+            # Two instances: a wake may fire while the previous run is still winding down in APScheduler's
+            # books (it would refuse a second and log a warning, and the wake would be lost); ``_run``
+            # itself lets only one tick at a time (see there).
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None},
         )
         self._lock = threading.Lock()
         self._busy = False
@@ -83,9 +87,14 @@ class CheckScheduler:
         return f"the check scheduler has not run for {quiet:.0f} s (its interval is {self._interval:g} s)"
 
     def _run(self) -> None:
+        with self._lock:
+            if self._busy:  # a run is under way: it goes round once more instead of a second tick beside it
+                self._again = True
+                return
+            self._busy = True
         while True:
             with self._lock:
-                self._busy, self._again = True, False
+                self._again = False
                 self._progress = self._monotonic()
             try:
                 self._tick()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from bot.scheduler import CheckScheduler
 
 
@@ -51,3 +53,34 @@ def test_a_run_that_outlasts_interval_and_grace_is_stalled_and_recovers() -> Non
         scheduler.stop()
 
     assert scheduler.stalled() == "the check scheduler is not running"
+
+
+def test_wakes_are_never_lost_and_never_run_two_ticks_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A wake in every phase of a run — mid-tick, or as it winds down — leads to one more tick, never a
+    second tick beside the first, and never APScheduler's 'maximum number of running instances' refusal."""
+    lock, inside, most, ticks = threading.Lock(), [0], [0], [0]
+
+    def tick() -> None:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)
+        with lock:
+            inside[0] -= 1
+            ticks[0] += 1
+
+    scheduler = CheckScheduler(tick, interval=3600.0)
+    scheduler.start()
+    try:
+        for _ in range(200):
+            before = ticks[0]
+            scheduler.wake()
+            deadline = time.monotonic() + 10
+            while ticks[0] == before and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            assert ticks[0] > before, "a wake was lost"
+    finally:
+        scheduler.stop()
+
+    assert most[0] == 1
+    assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
