@@ -551,7 +551,10 @@ class Workflow:
         if not found:
             hidden = " you may see" if latest else ""
             return Reply(f"No requests{hidden}{' in state ' + state if state else ''}.")
-        lines = [f"*{r.label}* · {messages.summary_text(r)} · filed by {messages.person(r.requester)}" + self._due(r) for r in found]
+        lines = [
+            f"*{r.label}* · {messages.summary_text(r)} · filed by {messages.person(r.requester)}" + self._due(r)
+            for r in found
+        ]
         return Reply("\n".join(lines))
 
     def redact_rested(self) -> int:
