@@ -293,6 +293,9 @@ class Intake:
         """Turn new events of platform requests into status rows (one per callback); returns how many."""
         queued = 0
         now = self._clock.now()
+        with self._store.read_snapshot() as db:
+            if not intake.has_news(db):
+                return 0  # the usual case: no write lock taken every second for nothing
         with self._store.write() as db:
             for link in intake.open_links(db):
                 targets = intake.callback_ids(db, link.request_id)

@@ -204,6 +204,17 @@ def statuses(db: Database, request_id: int) -> list[tuple[str, str]]:
     ]
 
 
+def has_news(db: Database) -> bool:
+    """Whether any open link has events its status rows do not yet account for."""
+    return (
+        db.execute(
+            "SELECT 1 FROM intake AS i WHERE closed = 0 AND EXISTS "
+            "(SELECT 1 FROM events WHERE request_id = i.request_id AND seq > i.reported_seq) LIMIT 1"
+        ).fetchone()
+        is not None
+    )
+
+
 def events_since(db: Database, request_id: int, seq: int) -> list[tuple[int, str]]:
     """(seq, kind) of the request's events after ``seq``, in order: what ``feed`` has not yet looked at."""
     return [
