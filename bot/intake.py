@@ -27,11 +27,12 @@ from sqlite_utils import Database
 from bot import grammar
 from bot.clock import Clock, parse_utc, utc_iso
 from bot.grammar import GrammarError, MetadataRequest, RequestOptions
+from bot.masking import mask
 from bot.schedule import first_check_at
 from bot.settings import Settings
 from bot.workflow import Workflow
 from storage import batches, checks, intake, requests
-from storage.db import Store
+from storage.db import StorageError, Store
 from storage.requests import Request
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,11 @@ class Intake:
             )
             parsed = tuple(_exact_pair(key, value, kind) for key, value in pairs)
         except GrammarError as error:
-            raise IntakeRefused(400, "invalid", str(error)) from None
+            # The grammar's words, with any subject value in them masked: answers never carry one.
+            words = str(error)
+            for _, value in sorted(pairs, key=lambda pair: -len(pair[1])):
+                words = words.replace(value, mask(value))
+            raise IntakeRefused(400, "invalid", words) from None
         command: grammar.Request = (
             MetadataRequest(pairs=parsed, options=options)
             if kind == "metadata"
@@ -282,6 +287,9 @@ class Intake:
         except sqlite3.IntegrityError:
             # The same uid arrived twice at once and the other delivery won: this one filed nothing.
             raise IntakeRefused(409, "conflict", "this request is being filed by an earlier delivery") from None
+        except StorageError as error:
+            log.warning("intake request not recorded", extra={"platform": platform, "problem": type(error).__name__})
+            raise IntakeRefused(503, "unavailable", "the request could not be recorded; nothing was filed") from None
         if refusal is not None:
             raise IntakeRefused(503, "configuration", refusal.text)
         log.info("request filed from the intake API", extra={"request": f"PURGE-{filed[0]}", "platform": platform})

@@ -4,6 +4,7 @@ status events flowing back to a local stand-in of Ketch's callback endpoint."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -239,3 +240,32 @@ def test_the_requests_api_files_by_the_grammar_rules_and_answers_without_values(
     found = described.json()
     assert found["id"] == "PURGE-1" and found["state"] == "awaiting_approval" and "123" not in described.text
     assert found["counts"]["traces"] == 5
+
+
+def test_no_subject_value_reaches_logs_answers_or_status_events(
+    intake_world: World, ketch: tuple[FakeKetch, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    world, (fake, callback) = intake_world, ketch
+    assert world.people is not None
+    secret = "ada.lovelace-7f3c@example.com"
+    caplog.set_level(logging.DEBUG)
+
+    filed = post(world, "/intake/ketch", delete_request(callback, space="email", value=secret))
+    world.people.bob.click(request_message(world), "Approve")
+    wait_state(world, "submitted")
+    fake.wait_for(lambda k: "in_progress" in k.statuses())
+    described = httpx.get(
+        world.app_url + "/intake/requests/PURGE-1", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10.0
+    )
+    refused = post(world, "/intake/requests", {"kind": "metadata", "pairs": {"email": "ada\\secret-77"}, "reason": "x"})
+
+    assert filed.status_code == 200 and described.status_code == 200 and refused.status_code == 400
+    assert "7f3c" not in filed.text + described.text + str([d.body for d in fake.attempts])
+    assert "secret" not in refused.text and "cannot be searched" in refused.text
+    # purgebot's own logs and the server's (the HTTP client libraries are held at warning by bot.logs):
+    ours = " ".join(
+        f"{record.getMessage()} {record.__dict__}"
+        for record in caplog.records
+        if record.name.split(".")[0] in ("bot", "storage", "handlers", "purgebot", "uvicorn", "starlette")
+    )
+    assert ours and "7f3c" not in ours and "secret-77" not in ours and TOKEN not in ours
