@@ -19,6 +19,7 @@ from e2e import jump_to_next_check, request_message, wait_state
 from bot.clock import SandboxClock
 from bot.sandbox.ketch import FakeKetch
 from bot.sandbox.ketch import create_app as ketch_app
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.serving import serve
 from bot.sandbox.world import REQUESTS_CHANNEL, World, running_world
 from bot.schedule import first_check_at
@@ -269,3 +270,45 @@ def test_no_subject_value_reaches_logs_answers_or_status_events(
         if record.name.split(".")[0] in ("bot", "storage", "handlers", "purgebot", "uvicorn", "starlette")
     )
     assert ours and "7f3c" not in ours and "secret-77" not in ours and TOKEN not in ours
+
+
+def test_a_request_nobody_approves_in_time_is_reported_denied(
+    intake_world: World, ketch: tuple[FakeKetch, str], clock: SandboxClock
+) -> None:
+    world, (fake, callback) = intake_world, ketch
+    assert world.bot is not None
+    assert post(world, "/intake/ketch", delete_request(callback)).status_code == 200
+    request_message(world)
+
+    clock.jump_to(clock.now() + timedelta(days=world.settings.purgebot_approval_ttl_days, minutes=1))
+    world.bot.wake()
+    wait_state(world, "expired")
+    fake.wait_for(lambda k: k.statuses() == ["denied"])
+
+    assert fake.received[0].body["event"]["reason"] == "nobody approved it in time"
+
+
+def test_a_refused_status_is_not_retried_and_status_shows_it(intake_world: World, ketch: tuple[FakeKetch, str]) -> None:
+    world, (fake, callback) = intake_world, ketch
+    assert world.people is not None and world.bot is not None
+    fake.refuse_with = 401
+    assert post(world, "/intake/ketch", delete_request(callback)).status_code == 200
+    world.people.dave.click(request_message(world), "Reject")
+    wait_state(world, "rejected")
+    world.settle(lambda db: intake.pending_count(db) == 0 and not intake.has_news(db))
+
+    assert len(fake.attempts) == 1
+    said = world.bot.workflow.status(1, world.people.bob.user_id).text
+    assert "A `denied` status for the privacy platform is not delivered: the endpoint answered HTTP 401" in said
+    assert world.bot.store.db.execute("SELECT headers FROM intake_callbacks").fetchall() == [("{}",)]
+
+
+def test_a_subject_request_from_ketch_covers_every_workspace(
+    tmp_path: Path, clock: SandboxClock, ketch: tuple[FakeKetch, str]
+) -> None:
+    fakes = {"prod-us": FakeLangSmith(api_key="key-us"), "prod-eu": FakeLangSmith(api_key="key-eu")}
+    with running_world(tmp_path / "purgebot.db", clock=clock, tuning=TUNING, workspaces=fakes, **INTAKE) as world:
+        assert world.bot is not None
+        assert post(world, "/intake/ketch", delete_request(ketch[1])).status_code == 200
+        request_message(world)
+        assert requests.get(world.bot.store.db, 1).workspace_names == ["prod-us", "prod-eu"]

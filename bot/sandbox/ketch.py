@@ -1,8 +1,9 @@
 """A stand-in for Ketch's callback endpoint: records the ``DeleteStatusEvent``s purgebot sends it.
 
-``down`` makes it answer 503 (an outage); every delivery attempt is recorded either way, so a test can
-tell "arrived once" from "attempted several times". The demo or a test serves it with
-``bot.sandbox.serving.serve(create_app(fake))`` and gives ``{url}/callback`` as a request's callback.
+``down`` makes it answer 503 (an outage), ``refuse_with`` another status (a dead end); every attempt
+is recorded either way, so a test can tell "arrived once" from "attempted several times". The demo
+or a test serves it with ``bot.sandbox.serving.serve(create_app(fake))`` and gives ``{url}/callback``
+as a request's callback.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ class FakeKetch:
 
     def __init__(self) -> None:
         self.down = False
+        self.refuse_with: int | None = None  # e.g. 401: the callback's credential is no longer accepted
         self._lock = threading.Lock()
         self._attempts: list[Delivery] = []
 
-    def record(self, body: dict[str, Any], authorization: str | None) -> bool:
+    def record(self, body: dict[str, Any], authorization: str | None) -> int:
+        """The HTTP status this attempt is answered with."""
         with self._lock:
-            accepted = not self.down
-            self._attempts.append(Delivery(body, authorization, accepted))
-            return accepted
+            status = 503 if self.down else self.refuse_with or 200
+            self._attempts.append(Delivery(body, authorization, status == 200))
+            return status
 
     @property
     def attempts(self) -> list[Delivery]:
@@ -72,8 +75,7 @@ class FakeKetch:
 def create_app(fake: FakeKetch) -> Starlette:
     async def callback(request: Request) -> Response:
         body = json.loads(await request.body())
-        if fake.record(body, request.headers.get("authorization")):
-            return JSONResponse({}, status_code=200)
-        return JSONResponse({"error": "unavailable"}, status_code=503)
+        status = fake.record(body, request.headers.get("authorization"))
+        return JSONResponse({} if status == 200 else {"error": "refused"}, status_code=status)
 
     return Starlette(routes=[Route("/callback", callback, methods=["POST"])])
