@@ -23,10 +23,12 @@ from slack_sdk.errors import SlackApiError
 
 import handlers
 from bot.approvers import Approvers
+from bot.callbacks import CallbackSender
 from bot.clock import Clock, SystemClock
 from bot.deadlines import Deadlines
 from bot.executor import Executor
 from bot.home import HomeTab
+from bot.intake import Intake
 from bot.langsmith import LangSmithClient, RetryPolicy
 from bot.minimiser import Minimiser
 from bot.notifier import Notifier
@@ -60,6 +62,8 @@ class Tuning:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     langsmith_timeout: float = 30.0
     langsmith_transport: httpx.BaseTransport | None = None
+    callback_backoff: float = 1.0  # first retry of a platform's status callback (s), doubled up to the max
+    callback_max_backoff: float = 300.0
 
 
 class PurgeBot:
@@ -141,6 +145,16 @@ class PurgeBot:
         self.notifier = Notifier(
             store=self.store, slack=self.slack, clock=self.clock, owner=self.owner, channel_pace=tuning.channel_pace
         )
+        self.intake = Intake(store=self.store, workflow=self.workflow, clock=self.clock, settings=settings)
+        self.callbacks = CallbackSender(
+            store=self.store,
+            intake_api=self.intake,
+            clock=self.clock,
+            owner=self.owner,
+            backoff=tuning.callback_backoff,
+            max_backoff=tuning.callback_max_backoff,
+        )
+        self._callback_worker = Worker("callbacks", self.callbacks.step, idle=tuning.worker_idle)
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
         self._notifier_worker = Worker("notifier", self.notifier.step, idle=tuning.worker_idle)
@@ -172,6 +186,7 @@ class PurgeBot:
         self._previewer_worker.start()
         self._executor_worker.start()
         self._notifier_worker.start()
+        self._callback_worker.start()
         self.scheduler.start()
         self._running = True
 
@@ -184,14 +199,16 @@ class PurgeBot:
             self._previewer_worker.stop()
             self._executor_worker.stop()
             self._notifier_worker.stop()
+            self._callback_worker.stop()
             self.executor.close()
+            self.callbacks.close()
             self._running = False
         self.workspaces.close()
         self.store.close()
 
     @property
     def workers(self) -> tuple[Worker, ...]:
-        return (self._previewer_worker, self._executor_worker, self._notifier_worker)
+        return (self._previewer_worker, self._executor_worker, self._notifier_worker, self._callback_worker)
 
     def health(self) -> list[str]:
         """Why the bot cannot do its work now, one reason a line (empty: it can); ``/healthz`` shows them."""
@@ -233,6 +250,7 @@ class PurgeBot:
         self._previewer_worker.wake()
         self._executor_worker.wake()
         self._notifier_worker.wake()
+        self._callback_worker.wake()
         self.scheduler.wake()
 
     def check_notify_channel(self) -> str | None:

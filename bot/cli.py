@@ -168,7 +168,7 @@ def serve(
             import uvicorn
 
             log.info("serving", extra={"port": settings.port})
-            web = create_web_app(bolt, bot.health)
+            web = create_web_app(bolt, bot.health, bot.intake)
             uvicorn.run(web, host="0.0.0.0", port=settings.port, log_level="warning", access_log=False)
     finally:
         bot.stop()

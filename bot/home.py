@@ -74,7 +74,7 @@ def _section(title: str, shown: Sequence[Shown], *, empty: str, buttons: bool = 
                     "type": "mrkdwn",
                     "text": (
                         f"*{request.label}* · {messages.summary_text(request)}\n"
-                        f"filed by <@{request.requester}> · {days_left_text(item.days_left)}{link}"
+                        f"filed by {messages.person(request.requester)} · {days_left_text(item.days_left)}{link}"
                     )[:3000],
                 },
             }

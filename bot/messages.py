@@ -25,6 +25,14 @@ SHOW_VALUES_ACTION = "purge_show_values"
 Payload = dict[str, Any]
 
 
+def person(user: str) -> str:
+    """How a requester appears: a Slack mention, or a privacy platform by name (``platform:ketch``)."""
+    platform, found, name = user.partition("platform:")
+    if found and not platform:
+        return f"{'Ketch' if name == 'ketch' else 'the intake API'} (privacy platform)"
+    return f"<@{user}>"
+
+
 def escape(text: str | None) -> str:
     """Text a person typed (a reason, a project name, LangSmith's error) made safe for mrkdwn.
 
@@ -150,7 +158,7 @@ def _headline(
         where = "" if names == [DEFAULT_WORKSPACE] else f" of workspace {names[0]}"
         return (
             head + f"purge of {plural(request.item_count, 'trace ID', 'trace IDs')} in project "
-            f"`{escape(request.project)}`{where}, filed by <@{request.requester}>"
+            f"`{escape(request.project)}`{where}, filed by {person(request.requester)}"
         )
     what = "traces and dataset examples" if request.kind == "metadata" else "dataset examples"
     shown = pairs_text(pairs, show_values=show_values) or plural(pair_count, "pair", "pairs")
@@ -160,7 +168,7 @@ def _headline(
         else f"{'workspace' if len(names) == 1 else 'workspaces'} {', '.join(names)}"
     )
     return (
-        head + f"subject purge of {what} matching {shown}, filed by <@{request.requester}>\n"
+        head + f"subject purge of {what} matching {shown}, filed by {person(request.requester)}\n"
         f"Pairs are OR-matched (anything matching any one of them) and the search covers {scope}: "
         + (
             "every project and every dataset, including earlier dataset versions."

@@ -8,13 +8,19 @@ wait for the one before it; here ``dispatch`` runs in the thread pool, so acks s
 concurrency. Headers that Bolt's verifier would crash on (an empty timestamp gives a 500) are
 refused with the same 401 it gives for a bad signature, and a body over 1 MiB with 413 before it is
 read whole (the signature cannot be checked without the body, so its size is checked first).
+
+The intake API (``/intake/…``, :mod:`bot.intake`) lives on the same server: the bearer token is
+compared in constant time before the body is read; without ``PURGEBOT_INTAKE_TOKEN`` it answers 404.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -26,6 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from bot.intake import Answer, Intake
 
 INVALID = {"error": "invalid request"}
 TOO_LARGE = {"error": "request body too large"}
@@ -52,8 +60,8 @@ async def _body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def create_web_app(bolt: App, health: Callable[[], list[str]] | None = None) -> Starlette:
-    """``/slack/events`` for ``bolt`` and ``/healthz``, which answers 503 with ``health()``'s reasons."""
+def create_web_app(bolt: App, health: Callable[[], list[str]] | None = None, intake: Intake | None = None) -> Starlette:
+    """``/slack/events`` for ``bolt``, ``/healthz`` (503 with ``health()``'s reasons) and ``intake``'s API."""
 
     async def slack_events(request: Request) -> Response:
         try:
@@ -81,8 +89,61 @@ def create_web_app(bolt: App, health: Callable[[], list[str]] | None = None) -> 
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", _healthz(health), methods=["GET"]),
+            *_intake_routes(intake),
         ]
     )
+
+
+def _intake_routes(intake: Intake | None) -> list[Route]:
+    """``POST /intake/ketch``, ``POST /intake/requests`` and ``GET /intake/requests/PURGE-n``: thin, each
+    one checks the token, reads the JSON body and hands it to :class:`bot.intake.Intake`."""
+    if intake is None:
+        return []  # Starlette answers 404
+    api: Intake = intake
+
+    def refused(request: Request) -> Response | None:
+        if not api.enabled:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        ok = hmac.compare_digest(token.strip().encode(), api.token.encode())
+        if scheme.lower() != "bearer" or not ok:
+            return JSONResponse({"error": "a valid bearer token is required"}, status_code=401)
+        return None
+
+    async def posted(request: Request, handle: Callable[[Any], Answer]) -> Response:
+        problem = refused(request)
+        if problem is not None:
+            return problem
+        try:
+            body = await _body(request)
+        except _TooLarge:
+            return JSONResponse(TOO_LARGE, status_code=413)
+        try:
+            parsed = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        answer = await run_in_threadpool(handle, parsed)
+        return JSONResponse(answer.body, status_code=answer.status)
+
+    async def ketch(request: Request) -> Response:
+        return await posted(request, api.ketch)
+
+    async def submit(request: Request) -> Response:
+        return await posted(request, api.submit)
+
+    async def describe(request: Request) -> Response:
+        problem = refused(request)
+        if problem is not None:
+            return problem
+        answer = await run_in_threadpool(api.describe, str(request.path_params["label"]))
+        return JSONResponse(answer.body, status_code=answer.status)
+
+    return [
+        Route("/intake/ketch", ketch, methods=["POST"]),
+        Route("/intake/requests", submit, methods=["POST"]),
+        Route("/intake/requests/{label}", describe, methods=["GET"]),
+    ]
 
 
 def create_health_app(health: Callable[[], list[str]]) -> Starlette:

@@ -29,7 +29,9 @@ _SECRET_FIELDS = {
     "slack_app_token",
     "langsmith_api_key",
     "purgebot_hmac_key",
+    "purgebot_intake_token",
 }
+_IDENTITY_TYPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
 class SettingsError(Exception):
@@ -97,6 +99,9 @@ class Settings(BaseSettings):
     purgebot_langsmith_v2_query_rate: Annotated[Rate, NoDecode] = Rate(300, 10.0)  # v2 runs/query
     purgebot_langsmith_call_rate: Annotated[Rate, NoDecode] = Rate(1000, 10.0)
     purgebot_log_level: Literal["debug", "info", "warning", "error"] = "info"
+    purgebot_intake_token: SecretStr | None = None
+    purgebot_intake_channel: str | None = None
+    purgebot_identity_map: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
     port: int = Field(3000, ge=1, le=65535)
 
     @field_validator("slack_bot_token")
@@ -135,7 +140,34 @@ class Settings(BaseSettings):
                 )
         return tuple(dict.fromkeys(items))
 
-    @field_validator("purgebot_notify_channel")
+    @field_validator("purgebot_intake_token")
+    @classmethod
+    def _intake_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("expected a bearer token of at least 16 characters (a long random string)")
+        return value
+
+    @field_validator("purgebot_identity_map", mode="before")
+    @classmethod
+    def _identity_map(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        """``type=key,…``: which metadata key a platform's identity type is searched as (one key per type)."""
+        if not isinstance(value, str):
+            return tuple(value)
+        mapped: dict[str, str] = {}
+        for item in (piece.strip() for piece in value.split(",")):
+            if not item:
+                continue
+            kind, equals, key = (part.strip() for part in item.partition("="))
+            if not equals or not _IDENTITY_TYPE.match(kind) or not _IDENTITY_TYPE.match(key):
+                raise ValueError(
+                    f"expected comma-separated identity=metadata_key pairs such as email=user_email, got {item!r}"
+                )
+            if kind in mapped:
+                raise ValueError(f"the identity type {kind!r} is mapped twice")
+            mapped[kind] = key
+        return tuple(mapped.items())
+
+    @field_validator("purgebot_notify_channel", "purgebot_intake_channel")
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
         if value is not None and not _CHANNEL_ID.match(value):

@@ -31,7 +31,7 @@ from bot.settings import Settings
 from bot.states import CHECKABLE, FINAL, RESTING, Actor, State, in_words, sources
 from bot.visibility import Visibility, not_yours
 from bot.workspaces import WorkspaceClients
-from storage import batches, checks, interactions, items, outbox, pairs, requests
+from storage import batches, checks, intake, interactions, items, outbox, pairs, requests
 from storage.db import StorageError, Store
 from storage.requests import DEFAULT_WORKSPACE, Request
 
@@ -172,12 +172,15 @@ class Workflow:
         channel: str,
         trigger_id: str,
         requester_name: str | None = None,
+        record: Callable[[Database, Request], None] | None = None,
     ) -> Reply | None:
         """Check a new request against Slack (and LangSmith, for a project), then store it and queue its message.
 
         Returns a refusal, or None when the request was stored (its posted message is the answer).
         Nothing is stored and no number is used when the request is refused. ``requester_name`` is the
         name Slack sent with the command; the ``filed`` event keeps it for the evidence report.
+        ``record`` writes what a caller keeps beside the request (the intake API's link to a platform's
+        request) in the same transaction, so the two exist together or not at all.
         """
         refusal = self._channel_refusal(channel)
         if refusal:
@@ -199,6 +202,7 @@ class Workflow:
             project=project,
             workspaces=covered,
             requester_name=requester_name,
+            record=record,
         )
         return None
 
@@ -256,6 +260,7 @@ class Workflow:
         workspaces: list[str],
         project: Project | None = None,
         requester_name: str | None = None,
+        record: Callable[[Database, Request], None] | None = None,
     ) -> None:
         """The request, its raw values and its first event, in one transaction; then its message."""
         now = self._clock.now()
@@ -291,6 +296,8 @@ class Workflow:
             if project is not None:
                 items.add(db, request.id, (items.Found(value, project.id) for value in values), workspace=workspaces[0])
             pairs.add(db, request.id, searched)
+            if record is not None:
+                record(db, request)
             self._journal_for(db, now).event(
                 request.id,
                 requester,
@@ -434,7 +441,7 @@ class Workflow:
                 return Reply(f"PURGE-{request_id} does not exist.")
             if user != request.requester:
                 return Reply(
-                    f"Only the requester (<@{request.requester}>) can cancel {request.label}; "
+                    f"Only the requester ({messages.person(request.requester)}) can cancel {request.label}; "
                     "an approver can reject it instead."
                 )
             moved = requests.transition(
@@ -475,11 +482,12 @@ class Workflow:
             request_checks = checks.for_request(db, request_id)
             upcoming = checks.next_pending(db, request_id)
             failed_posts = outbox.failures(db, request_id)
+            undelivered = intake.undelivered(db, request_id)
             traces, examples = request.included_traces, request.included_examples
         tz = self._settings.purgebot_timezone
         lines = [
             f"{request.label}: {in_words(request.state)}",
-            f"{messages.summary_text(request)} · filed by <@{request.requester}> · "
+            f"{messages.summary_text(request)} · filed by {messages.person(request.requester)} · "
             f"reason: {messages.escape(request.reason)}"
             + (f" · ticket {messages.escape(request.ticket)}" if request.ticket else "")
             + self._due(request),
@@ -522,6 +530,8 @@ class Workflow:
             lines.append(f"Next check due {messages.when(parse_utc(upcoming.due_at), tz)}")
         for row in failed_posts:
             lines.append(f"A Slack post could not be delivered: {row.error}")
+        for status, error in undelivered:
+            lines.append(f"A `{status}` status for the privacy platform is not delivered: {error}")
         return Reply("\n".join(lines))
 
     def _due(self, request: Request) -> str:
@@ -541,7 +551,10 @@ class Workflow:
         if not found:
             hidden = " you may see" if latest else ""
             return Reply(f"No requests{hidden}{' in state ' + state if state else ''}.")
-        lines = [f"*{r.label}* · {messages.summary_text(r)} · filed by <@{r.requester}>" + self._due(r) for r in found]
+        lines = [
+            f"*{r.label}* · {messages.summary_text(r)} · filed by {messages.person(r.requester)}" + self._due(r)
+            for r in found
+        ]
         return Reply("\n".join(lines))
 
     def redact_rested(self) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-CLAIMED_TABLES = ("requests", "checks", "outbox")
+CLAIMED_TABLES = ("requests", "checks", "outbox", "callbacks")
 
 
 def owners(db: Database) -> set[str]:

@@ -275,6 +275,53 @@ def m013_checks_by_target(db: Database) -> None:
     db.table("checks").add_column("by_target", str)
 
 
+@migrations()
+def m014_intake(db: Database) -> None:
+    """Requests from privacy platforms: which request answers which platform request (``uid``, so a replay
+    gets the first answer), where its status goes (``intake_callbacks``), and the status events themselves
+    as an outbox of their own (``callbacks``): a row first, claimed per attempt, sent in order."""
+    db.table("intake").create(
+        {
+            "request_id": int,
+            "platform": str,
+            "uid": str,
+            "tenant": str,
+            "answer": str,
+            "reported_seq": int,
+            "closed": int,
+            "created_at": str,
+        },
+        pk="request_id",
+        not_null={"platform", "answer", "created_at"},
+        defaults={"reported_seq": 0, "closed": 0},
+    )
+    db.execute("CREATE UNIQUE INDEX intake_uid ON intake (platform, uid) WHERE uid IS NOT NULL")
+    db.table("intake_callbacks").create(
+        {"id": int, "request_id": int, "url": str, "headers": str}, pk="id", not_null={"request_id", "url"}
+    )
+    db.table("callbacks").create(
+        {
+            "id": int,
+            "request_id": int,
+            "callback_id": int,
+            "status": str,
+            "payload": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "claim_owner": str,
+            "claim_expires": str,
+            "error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"request_id", "callback_id", "status", "payload", "state", "next_attempt_at", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.execute("CREATE INDEX callbacks_pending ON callbacks (state, request_id, id)")
+
+
 class SchemaTooNew(Exception):
     """The file was migrated by a newer purgebot: this code does not know every migration it holds."""
 

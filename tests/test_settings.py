@@ -68,6 +68,9 @@ EVERY_VARIABLE: list[tuple[str, str, Any]] = [
     ("PURGEBOT_LANGSMITH_CALL_RATE", "100 / 60s", (100, 60.0)),
     ("PURGEBOT_LOG_LEVEL", "DEBUG", "debug"),
     ("PORT", "8080", 8080),
+    ("PURGEBOT_INTAKE_TOKEN", "t" * 32, "t" * 32),
+    ("PURGEBOT_INTAKE_CHANNEL", "C0INTAKE", "C0INTAKE"),
+    ("PURGEBOT_IDENTITY_MAP", "email=user_email, userId=user_id", (("email", "user_email"), ("userId", "user_id"))),
 ]
 
 
@@ -183,6 +186,10 @@ MALFORMED = [
     ("PURGEBOT_LOG_LEVEL", "10"),
     ("PORT", "http"),
     ("PORT", "70000"),
+    ("PURGEBOT_INTAKE_CHANNEL", "#privacy"),
+    ("PURGEBOT_IDENTITY_MAP", "email"),
+    ("PURGEBOT_IDENTITY_MAP", "email=user email"),
+    ("PURGEBOT_IDENTITY_MAP", "email=a,email=b"),
 ]
 
 
@@ -209,6 +216,7 @@ def test_a_malformed_value_is_one_line_starting_with_the_variable(
         ("SLACK_BOT_TOKEN", f"{SECRET}-xoxb-"),
         ("SLACK_APP_TOKEN", f"xoxb-{SECRET}"),
         ("SLACK_APP_TOKEN", f" xapp-{SECRET}"),
+        ("PURGEBOT_INTAKE_TOKEN", "short-" + SECRET[:4]),
     ],
 )
 def test_a_malformed_secret_is_not_repeated(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

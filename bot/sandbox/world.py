@@ -101,7 +101,7 @@ class World:
         """Start purgebot (again, after ``stop_bot``) on the same database: a restart."""
         bot = PurgeBot(self.settings, clock=self.clock, tuning=self.tuning, environ=self.environ)
         self._bot_stack.callback(bot.stop)
-        self.app_url = self._bot_stack.enter_context(serve(create_web_app(bot.bolt, bot.health)))
+        self.app_url = self._bot_stack.enter_context(serve(create_web_app(bot.bolt, bot.health, bot.intake)))
         bot.start()
         delivery = SlackDelivery(
             app_url=self.app_url, signing_secret=SIGNING_SECRET, slack=self.slack, slack_url=self.slack_url

@@ -22,6 +22,7 @@ from storage.db import StorageError, StorageUnavailable, Store
 from storage.migrations import migrate
 
 TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions", "pairs", "texts"}
+TABLES |= {"intake", "intake_callbacks", "callbacks"}  # m014: requests from privacy platforms
 MIGRATIONS_TABLE = "_sqlite_migrations"
 # <linux/prctl.h>, <linux/capability.h>
 PR_CAPBSET_DROP = 24

@@ -1,0 +1,95 @@
+"""Delivers status events to privacy platforms' callback endpoints: drains the ``callbacks`` outbox.
+
+Like the Slack notifier: each attempt claims its row and is counted before it is made; a request's
+events go out in order (only its oldest pending row is offered); an endpoint that is down or answers
+429, 408 or 5xx is tried again later with back-off, for as long as it takes, and ``/purge status``
+says so meanwhile; any other 4xx is a dead end, recorded and shown. A status is never sent again
+once it is marked sent, and after a request's final status nothing more is queued for it.
+Errors name the HTTP status or the kind of failure, never the URL or headers (they may hold tokens).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import httpx
+
+from bot.clock import Clock, utc_iso
+from bot.intake import Intake
+from storage import intake
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_LEASE = timedelta(seconds=60)
+RETRYABLE = frozenset({408, 429})
+
+
+class CallbackSender:
+    """One per process, driven by a ``Worker``: queue new statuses (``Intake.feed``), then send what is due."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        intake_api: Intake,
+        clock: Clock,
+        owner: str,
+        timeout: float = 10.0,
+        backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """``backoff``: the first retry's delay in seconds, doubled per attempt up to ``max_backoff``."""
+        self._store = store
+        self._intake = intake_api
+        self._clock = clock
+        self._owner = owner
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def step(self) -> bool:
+        """True when anything was queued or attempted."""
+        queued = self._intake.feed()
+        rows = intake.due(self._store.db, utc_iso(self._clock.now()))
+        for row in rows:
+            self._send(row)
+        return bool(queued or rows)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, row: intake.Callback) -> None:
+        now = self._clock.now()
+        with self._store.write() as db:
+            if not intake.begin_attempt(
+                db, row.id, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + ATTEMPT_LEASE)
+            ):
+                return
+        try:
+            answer = self._http.post(row.url, json=row.payload, headers=row.headers)
+        except httpx.HTTPError as error:
+            self._retry(row, f"unreachable ({type(error).__name__})")
+            return
+        if answer.is_success:
+            with self._store.write() as db:
+                intake.mark_sent(db, row.id, at=utc_iso(self._clock.now()))
+                intake.forget_headers_when_done(db, row.request_id)
+            return
+        if answer.status_code in RETRYABLE or answer.status_code >= 500:
+            self._retry(row, f"the endpoint answered HTTP {answer.status_code}")
+            return
+        with self._store.write() as db:
+            intake.fail(db, row.id, error=f"the endpoint answered HTTP {answer.status_code}; not retried")
+            intake.forget_headers_when_done(db, row.request_id)
+        log.warning(
+            "status event refused by the callback endpoint",
+            extra={"request": f"PURGE-{row.request_id}", "status": answer.status_code},
+        )
+
+    def _retry(self, row: intake.Callback, reason: str) -> None:
+        wait = min(self._max_backoff, self._backoff * 2.0 ** min(row.attempts, 16))
+        with self._store.write() as db:
+            intake.retry_at(db, row.id, at=utc_iso(self._clock.now() + timedelta(seconds=wait)), error=reason)
