@@ -259,6 +259,8 @@ def _person(user_id: str, name: str | None) -> str:
     """``bob (U0BOB)``: the name Slack sent when they acted, and the ID that stays the same when names change."""
     if name:
         return f"{_cell(name)} ({user_id})"
+    if user_id.startswith("platform:"):  # filed through the intake API
+        return f"{messages.person(user_id)} ({user_id})"
     return f"Slack user {user_id}" if user_id[:1] in ("U", "W") else _cell(user_id)
 
 

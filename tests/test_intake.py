@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from conftest import FAST
 from e2e import jump_to_next_check, request_message, wait_state
 
+from bot import report
 from bot.clock import SandboxClock
 from bot.sandbox.ketch import FakeKetch
 from bot.sandbox.ketch import create_app as ketch_app
@@ -122,6 +124,8 @@ def test_a_delete_request_is_filed_approved_purged_and_reported_completed(
     )
     assert status.status_code == 200 and status.json()["state"] == "verified" and "123" not in status.text
     assert world.bot.store.db.execute("SELECT headers FROM intake_callbacks").fetchall() == [("{}",)]
+    page = report.markdown(report.build(world.bot.store.db, 1, now=clock.now()), ZoneInfo("UTC"))
+    assert "| Requested by | Ketch (privacy platform) (platform:ketch)," in page
 
 
 def test_a_rejected_request_is_reported_denied_once(intake_world: World, ketch: tuple[FakeKetch, str]) -> None:
