@@ -35,6 +35,7 @@ from bot.notifier import Notifier
 from bot.preview import Previewer
 from bot.scheduler import CheckScheduler
 from bot.settings import Settings
+from bot.status import StatusBoard
 from bot.tasks import TaskContext
 from bot.verifier import Verifier
 from bot.visibility import Visibility
@@ -120,6 +121,7 @@ class PurgeBot:
             settings=settings,
             on_change=self.wake,
         )
+        self.status_board = StatusBoard(store=self.store, visibility=visibility, clock=self.clock, settings=settings)
         context = TaskContext(
             store=self.store,
             workspaces=self.workspaces,
@@ -176,7 +178,9 @@ class PurgeBot:
                 listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
                 process_before_response=False,
             )
-            handlers.register(self._bolt, workflow=self.workflow, clock=self.clock, home=self.home)
+            handlers.register(
+                self._bolt, workflow=self.workflow, board=self.status_board, clock=self.clock, home=self.home
+            )
         return self._bolt
 
     def start(self) -> None:

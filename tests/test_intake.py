@@ -208,7 +208,7 @@ def test_statuses_wait_out_an_outage_and_arrive_in_order_once_each(
     wait_state(world, "verified")
     fake.wait_for(lambda k: len(k.attempts) >= 3)
 
-    said = world.bot.workflow.status(1, world.people.bob.user_id).text
+    said = world.bot.status_board.status(1, world.people.bob.user_id).text
     assert "status for the privacy platform is not delivered: the endpoint answered HTTP 503" in said
 
     fake.down = False
@@ -219,7 +219,7 @@ def test_statuses_wait_out_an_outage_and_arrive_in_order_once_each(
     assert set(statuses[:-1]) == {"in_progress"}
     sent = world.bot.store.db.execute("SELECT count(*) FROM callbacks WHERE state = 'sent'").fetchone()[0]
     assert len(statuses) == sent  # each row arrived exactly once
-    assert "not delivered" not in world.bot.workflow.status(1, world.people.bob.user_id).text
+    assert "not delivered" not in world.bot.status_board.status(1, world.people.bob.user_id).text
 
 
 def test_the_requests_api_files_by_the_grammar_rules_and_answers_without_values(intake_world: World) -> None:
@@ -302,7 +302,7 @@ def test_a_refused_status_is_not_retried_and_status_shows_it(intake_world: World
     world.settle(lambda db: intake.pending_count(db) == 0 and not intake.has_news(db))
 
     assert len(fake.attempts) == 1
-    said = world.bot.workflow.status(1, world.people.bob.user_id).text
+    said = world.bot.status_board.status(1, world.people.bob.user_id).text
     assert "A `denied` status for the privacy platform is not delivered: the endpoint answered HTTP 401" in said
     assert world.bot.store.db.execute("SELECT headers FROM intake_callbacks").fetchall() == [("{}",)]
 

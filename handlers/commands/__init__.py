@@ -5,9 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.clock import Clock
+from bot.status import StatusBoard
 from bot.workflow import Workflow
 from handlers.commands import purge
 
 
-def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
-    purge.register(app, workflow=workflow, clock=clock)
+def register(app: App, *, workflow: Workflow, board: StatusBoard, clock: Clock) -> None:
+    purge.register(app, workflow=workflow, board=board, clock=clock)

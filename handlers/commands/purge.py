@@ -17,6 +17,7 @@ from bot import form, grammar
 from bot.clock import Clock
 from bot.grammar import GrammarError
 from bot.messages import escape, pairs_text, plural
+from bot.status import StatusBoard
 from bot.workflow import RecordingFailed, Workflow
 from handlers.replies import actor_name, answer
 
@@ -37,24 +38,38 @@ def filing_text(request: grammar.Request, *, show_values: bool) -> str:
     return f"Filing a subject purge of {what} matching {shown} across the workspace: searching LangSmith…"
 
 
-def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+def register(app: App, *, workflow: Workflow, board: StatusBoard, clock: Clock) -> None:
     def purge_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        handle(ack, command, respond, client, workflow=workflow, clock=clock)
+        handle(ack, command, respond, client, workflow=workflow, board=board, clock=clock)
 
     app.command("/purge")(purge_command)
 
 
 def handle(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, *, workflow: Workflow, clock: Clock
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    *,
+    workflow: Workflow,
+    board: StatusBoard,
+    clock: Clock,
 ) -> None:
     try:
-        _dispatch(ack, command, respond, client, workflow=workflow, clock=clock)
+        _dispatch(ack, command, respond, client, workflow=workflow, board=board, clock=clock)
     except RecordingFailed as error:
         answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
 
 
 def _dispatch(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, *, workflow: Workflow, clock: Clock
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    *,
+    workflow: Workflow,
+    board: StatusBoard,
+    clock: Clock,
 ) -> None:
     try:
         parsed = grammar.parse(str(command.get("text") or ""), now=clock.now())
@@ -66,9 +81,9 @@ def _dispatch(
         case grammar.Help():
             ack(text=grammar.HELP_TEXT)
         case grammar.Status(request_id=request_id):
-            ack(text=workflow.status(request_id, user).text)
+            ack(text=board.status(request_id, user).text)
         case grammar.ListRequests(state=state):
-            ack(text=workflow.list_requests(state, user).text)
+            ack(text=board.list_requests(state, user).text)
         case grammar.Audit():
             ack(text=workflow.audit(user).text)
         case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
