@@ -59,7 +59,8 @@ def test_one_subject_is_previewed_deleted_and_verified_in_each_workspace(two: Wo
     us, eu = fakes(two)
     in_us, in_eu, example = subject_in_both(two)
 
-    file_subject(two, "metadata user_id=123 --reason DSR-1")
+    ack = two.people.alice.slash("metadata user_id=123 --reason DSR-1", channel_id=REQUESTS_CHANNEL).body
+    assert "across workspaces prod-us, prod-eu: searching LangSmith" in ack
     root = request_message(two)
     shown = root.render()
     assert "the search covers workspaces prod-us, prod-eu" in shown

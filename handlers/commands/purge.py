@@ -22,7 +22,7 @@ from bot.workflow import RecordingFailed, Workflow
 from handlers.replies import actor_name, answer
 
 
-def filing_text(request: grammar.Request, *, show_values: bool) -> str:
+def filing_text(request: grammar.Request, *, show_values: bool, workspaces: list[str]) -> str:
     """The ack for a new request: what is being filed, before anything slow happens.
 
     Subject values are masked as in the channel (unless ``PURGEBOT_SHOW_VALUES=full``): the requester
@@ -35,7 +35,13 @@ def filing_text(request: grammar.Request, *, show_values: bool) -> str:
         )
     what = "traces and dataset examples" if isinstance(request, grammar.MetadataRequest) else "dataset examples"
     shown = pairs_text(request.pairs, show_values=show_values)
-    return f"Filing a subject purge of {what} matching {shown} across the workspace: searching LangSmith…"
+    named = request.options.workspace
+    where = (
+        f"in workspace {named}"
+        if named
+        else ("across the workspace" if len(workspaces) == 1 else f"across workspaces {', '.join(workspaces)}")
+    )
+    return f"Filing a subject purge of {what} matching {shown} {where}: searching LangSmith…"
 
 
 def register(app: App, *, workflow: Workflow, board: StatusBoard, clock: Clock) -> None:
@@ -87,7 +93,7 @@ def _dispatch(
         case grammar.Audit():
             ack(text=workflow.audit(user).text)
         case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
-            provisional = filing_text(parsed, show_values=workflow.shows_values)
+            provisional = filing_text(parsed, show_values=workflow.shows_values, workspaces=workflow.workspace_names)
             key = f"command:{command.get('trigger_id')}"
             earlier = workflow.claim_interaction(key, provisional)
             ack(text=earlier or provisional)
