@@ -27,6 +27,7 @@ from bot.callbacks import CallbackSender
 from bot.clock import Clock, SystemClock
 from bot.deadlines import Deadlines
 from bot.executor import Executor
+from bot.filing import Filing
 from bot.home import HomeTab
 from bot.intake import Intake
 from bot.langsmith import LangSmithClient, RetryPolicy
@@ -113,10 +114,16 @@ class PurgeBot:
         visibility = Visibility(self.slack, self.approvers)  # one membership cache for commands and App Home
         self.workflow = Workflow(
             store=self.store,
-            slack=self.slack,
-            workspaces=self.workspaces,
             approvers=self.approvers,
             visibility=visibility,
+            clock=self.clock,
+            settings=settings,
+            on_change=self.wake,
+        )
+        self.filing = Filing(
+            store=self.store,
+            slack=self.slack,
+            workspaces=self.workspaces,
             clock=self.clock,
             settings=settings,
             on_change=self.wake,
@@ -147,7 +154,7 @@ class PurgeBot:
         self.notifier = Notifier(
             store=self.store, slack=self.slack, clock=self.clock, owner=self.owner, channel_pace=tuning.channel_pace
         )
-        self.intake = Intake(store=self.store, workflow=self.workflow, clock=self.clock, settings=settings)
+        self.intake = Intake(store=self.store, filing=self.filing, clock=self.clock, settings=settings)
         self.callbacks = CallbackSender(
             store=self.store,
             intake_api=self.intake,
@@ -179,7 +186,12 @@ class PurgeBot:
                 process_before_response=False,
             )
             handlers.register(
-                self._bolt, workflow=self.workflow, board=self.status_board, clock=self.clock, home=self.home
+                self._bolt,
+                workflow=self.workflow,
+                filing=self.filing,
+                board=self.status_board,
+                clock=self.clock,
+                home=self.home,
             )
         return self._bolt
 

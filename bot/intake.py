@@ -26,11 +26,11 @@ from sqlite_utils import Database
 
 from bot import grammar
 from bot.clock import Clock, parse_utc, utc_iso
+from bot.filing import Filing
 from bot.grammar import GrammarError, MetadataRequest, RequestOptions
 from bot.masking import mask
 from bot.schedule import first_check_at
 from bot.settings import Settings
-from bot.workflow import Workflow
 from storage import batches, checks, intake, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
@@ -75,11 +75,11 @@ def requester_of(platform: str) -> str:
 
 
 class Intake:
-    """Files platform requests through the workflow and turns the event chain into status events."""
+    """Files platform requests through the filing path and turns the event chain into status events."""
 
-    def __init__(self, *, store: Store, workflow: Workflow, clock: Clock, settings: Settings) -> None:
+    def __init__(self, *, store: Store, filing: Filing, clock: Clock, settings: Settings) -> None:
         self._store = store
-        self._workflow = workflow
+        self._filing = filing
         self._clock = clock
         self._settings = settings
         self._identities = dict(settings.purgebot_identity_map)
@@ -277,7 +277,7 @@ class Intake:
             filed.append(request.id)
 
         try:
-            refusal = self._workflow.file(
+            refusal = self._filing.file(
                 command,
                 requester=requester_of(platform),
                 channel=channel,

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from bot import messages, report
 from bot.clock import utc_iso
+from bot.settings import Settings
 from bot.states import RESTING
 from storage import events, outbox, pairs, requests, texts
 from storage.requests import Request
@@ -30,6 +31,17 @@ class Journal:
     tz: ZoneInfo
     notify_channel: str | None
     show_values: bool = False  # PURGEBOT_SHOW_VALUES=full: subject values unmasked in the request message
+
+    @classmethod
+    def of(cls, db: Database, at: datetime, settings: Settings) -> Journal:
+        """A journal as the settings configure it: their zone, notify channel and how values show."""
+        return cls(
+            db,
+            at,
+            settings.purgebot_timezone,
+            settings.purgebot_notify_channel,
+            show_values=settings.purgebot_show_values == "full",
+        )
 
     @property
     def stamp(self) -> str:

@@ -58,13 +58,7 @@ class TaskContext:
         requests.release(db, request_id, self.owner)
 
     def journal(self, db: Database, now: datetime | None = None) -> Journal:
-        return Journal(
-            db,
-            now or self.clock.now(),
-            self.settings.purgebot_timezone,
-            self.settings.purgebot_notify_channel,
-            show_values=self.settings.purgebot_show_values == "full",
-        )
+        return Journal.of(db, now or self.clock.now(), self.settings)
 
     def window(self, starts: Iterable[datetime | None] = ()) -> Window:
         """The window a run query must state to see runs that started at ``starts``; with none known,

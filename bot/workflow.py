@@ -9,28 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 from sqlite_utils import Database
 
-from bot import audit, grammar, messages
+from bot import audit, messages
 from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, utc_iso
-from bot.grammar import ExamplesRequest, MetadataRequest, TracesRequest
 from bot.journal import Journal
-from bot.langsmith import LangSmithError, LangSmithRejected, Project, ProjectNotFound
 from bot.settings import Settings
 from bot.states import CHECKABLE, RESTING, Actor, State, in_words, sources
 from bot.visibility import Visibility
-from bot.workspaces import WorkspaceClients
-from storage import checks, interactions, items, pairs, requests
+from storage import checks, interactions, pairs, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
 
@@ -65,7 +59,7 @@ class Reply:
     text: str
 
 
-def _named(name: str | None) -> dict[str, str]:
+def named_actor(name: str | None) -> dict[str, str]:
     """The ``actor_name`` an event of a person's action carries when Slack sent their name."""
     return {"actor_name": name} if name else {}
 
@@ -82,8 +76,6 @@ class Workflow:
         self,
         *,
         store: Store,
-        slack: WebClient,
-        workspaces: WorkspaceClients,
         approvers: Approvers,
         visibility: Visibility,
         clock: Clock,
@@ -91,8 +83,6 @@ class Workflow:
         on_change: Callable[[], None],
     ) -> None:
         self._store = store
-        self._slack = slack
-        self._workspaces = workspaces
         self._approvers = approvers
         self._visibility = visibility
         self._clock = clock
@@ -161,188 +151,6 @@ class Workflow:
         with self._store.write() as db:
             return interactions.forget_before(db, cutoff)
 
-    # -- filing ---------------------------------------------------------------------------------
-
-    def file(
-        self,
-        command: grammar.Request,
-        *,
-        requester: str,
-        channel: str,
-        trigger_id: str,
-        requester_name: str | None = None,
-        record: Callable[[Database, Request], None] | None = None,
-    ) -> Reply | None:
-        """Check a new request against Slack (and LangSmith, for a project), then store it and queue its message.
-
-        Returns a refusal, or None when the request was stored (its posted message is the answer).
-        Nothing is stored and no number is used when the request is refused. ``requester_name`` is the
-        name Slack sent with the command; the ``filed`` event keeps it for the evidence report.
-        ``record`` writes what a caller keeps beside the request (the intake API's link to a platform's
-        request) in the same transaction, so the two exist together or not at all.
-        """
-        refusal = self._channel_refusal(channel)
-        if refusal:
-            return refusal
-        covered = self._workspaces_of(command)
-        if isinstance(covered, Reply):
-            return covered
-        project = None
-        if isinstance(command, TracesRequest):
-            found = self._project(command.project, covered[0])
-            if isinstance(found, Reply):
-                return found
-            project = found
-        self._store_request(
-            command,
-            requester=requester,
-            channel=channel,
-            trigger_id=trigger_id,
-            project=project,
-            workspaces=covered,
-            requester_name=requester_name,
-            record=record,
-        )
-        return None
-
-    @property
-    def workspace_names(self) -> list[str]:
-        """The configured LangSmith workspaces, for the request form's picker."""
-        return self._workspaces.names
-
-    def _workspaces_of(self, command: grammar.Request) -> list[str] | Reply:
-        """The workspaces a request covers: the one ``--workspace`` names, or every configured one for a
-        subject; a trace purge must name its workspace when there are several (its IDs live in one)."""
-        configured = self._workspaces.names
-        named = command.options.workspace
-        if named is not None and named not in configured:
-            return Reply(
-                f"There is no workspace `{named}`: the workspaces are {', '.join(configured)}. Nothing was filed."
-            )
-        if named is not None:
-            return [named]
-        if isinstance(command, TracesRequest) and len(configured) > 1:
-            return Reply(
-                "A traces request names its workspace when there are several: add --workspace "
-                f"{' or --workspace '.join(configured)}. Nothing was filed."
-            )
-        return configured
-
-    def _project(self, name_or_id: str, workspace: str) -> Project | Reply:
-        name = messages.escape(name_or_id)
-        where = f" in workspace {workspace}" if len(self._workspaces) > 1 else ""
-        try:
-            return self._workspaces[workspace].resolve_project(name_or_id)
-        except ProjectNotFound:
-            return Reply(
-                f"LangSmith has no project named `{name}`{where} that this API key can see. "
-                "Check the spelling (names are exact) or give the project's UUID. Nothing was filed."
-            )
-        except LangSmithRejected as error:
-            return Reply(
-                f"LangSmith refused to look up project `{name}` ({error.status}: {messages.escape(error.message)}). "
-                "Nothing was filed."
-            )
-        except LangSmithError as error:
-            return Reply(
-                f"LangSmith could not be reached to look up project `{name}` ({messages.escape(str(error))}). "
-                "Nothing was filed; try again in a minute."
-            )
-
-    def _store_request(
-        self,
-        command: grammar.Request,
-        *,
-        requester: str,
-        channel: str,
-        trigger_id: str,
-        workspaces: list[str],
-        project: Project | None = None,
-        requester_name: str | None = None,
-        record: Callable[[Database, Request], None] | None = None,
-    ) -> None:
-        """The request, its raw values and its first event, in one transaction; then its message."""
-        now = self._clock.now()
-        options = command.options
-        due = options.due or (
-            now.astimezone(self._settings.purgebot_timezone).date()
-            + timedelta(days=self._settings.purgebot_deadline_days)
-        )
-        kind = {TracesRequest: "traces", MetadataRequest: "metadata", ExamplesRequest: "examples"}[type(command)]
-        values = list(command.trace_ids) if isinstance(command, TracesRequest) else []
-        searched = [] if isinstance(command, TracesRequest) else list(command.pairs)
-        as_of = command.as_of if isinstance(command, ExamplesRequest) else now
-        with self._store.write() as db:
-            request = requests.insert(
-                db,
-                kind=kind,
-                state=State.AWAITING_APPROVAL.value,
-                requester=requester,
-                channel=channel,
-                reason=options.reason,
-                ticket=options.ticket,
-                due_date=date.isoformat(due),
-                project=project.name if project else None,
-                session_id=project.id if project else None,
-                item_count=len(values),
-                items_digest=items_digest(values) if values else None,
-                as_of=None if project else utc_iso(as_of),
-                trigger_id=trigger_id,
-                created_at=utc_iso(now),
-                updated_at=utc_iso(now),
-                workspaces=json.dumps(workspaces),
-            )
-            if project is not None:
-                items.add(db, request.id, (items.Found(value, project.id) for value in values), workspace=workspaces[0])
-            pairs.add(db, request.id, searched)
-            if record is not None:
-                record(db, request)
-            self._journal_for(db, now).event(
-                request.id,
-                requester,
-                "filed",
-                kind=kind,
-                project=request.project,
-                session_id=request.session_id,
-                items=len(values),
-                items_digest=request.items_digest,
-                pairs=len(searched),
-                pairs_digest=items_digest([f"{k}={v}" for k, v in searched]) if searched else None,
-                as_of=request.as_of,
-                channel=channel,
-                due=request.due_date,
-                ticket=request.ticket,
-                workspaces=workspaces,
-                **_named(requester_name),
-            )
-            self._journal_for(db, now).refresh_request_message(request.id)
-        log.info("request filed", extra={"request": request.label, "kind": kind, "items": len(values)})
-        self._on_change()
-
-    def _channel_refusal(self, channel: str) -> Reply | None:
-        if channel.startswith("D"):
-            return Reply(
-                "File purge requests in a channel, not a direct message, so a second person can approve "
-                "them in the thread. Nothing was filed."
-            )
-        try:
-            info = self._slack.conversations_info(channel=channel).get("channel") or {}
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else "unknown_error"
-            if code == "channel_not_found":
-                return Reply(
-                    "I can't post in this channel: invite @purgebot (`/invite @purgebot`) and try again. "
-                    "Nothing was filed."
-                )
-            return Reply(f"Slack did not let me check this channel ({code}). Nothing was filed.")
-        if info.get("is_archived"):
-            return Reply("This channel is archived. Nothing was filed.")
-        if not info.get("is_member", False):
-            return Reply(
-                "I can't post in this channel: invite @purgebot (`/invite @purgebot`) and try again. Nothing was filed."
-            )
-        return None
-
     # -- decisions ------------------------------------------------------------------------------
 
     def decide(
@@ -382,7 +190,7 @@ class Workflow:
                     decided_at=utc_iso(now),
                 )
                 if moved:
-                    journal.event(request_id, user, target.value, preview_digest=preview_digest, **_named(name))
+                    journal.event(request_id, user, target.value, preview_digest=preview_digest, **named_actor(name))
                     journal.refresh_request_message(request_id)
                     if approve:
                         journal.in_thread(request_id, f"Approved by <@{user}>. Sending the deletes to LangSmith now.")
@@ -457,7 +265,7 @@ class Workflow:
                     f"{request.label} is {in_words(request.state)}; only a request awaiting approval can be cancelled."
                 )
             journal = self._journal_for(db, now)
-            journal.event(request_id, user, "cancelled", **_named(name))
+            journal.event(request_id, user, "cancelled", **named_actor(name))
             journal.refresh_request_message(request_id)
         self._on_change()
         return Reply(f"{request.label} is cancelled.")
@@ -556,10 +364,4 @@ class Workflow:
             return False
 
     def _journal_for(self, db: Database, now: datetime) -> Journal:
-        return Journal(
-            db,
-            now,
-            self._settings.purgebot_timezone,
-            self._settings.purgebot_notify_channel,
-            show_values=self.shows_values,
-        )
+        return Journal.of(db, now, self._settings)

@@ -9,14 +9,15 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.clock import Clock
+from bot.filing import Filing
 from bot.home import HomeTab
 from bot.status import StatusBoard
 from bot.workflow import Workflow
 from handlers import actions, commands, events, views
 
 
-def register(app: App, *, workflow: Workflow, board: StatusBoard, clock: Clock, home: HomeTab) -> None:
-    commands.register(app, workflow=workflow, board=board, clock=clock)
+def register(app: App, *, workflow: Workflow, filing: Filing, board: StatusBoard, clock: Clock, home: HomeTab) -> None:
+    commands.register(app, workflow=workflow, filing=filing, board=board, clock=clock)
     actions.register(app, workflow=workflow, home=home)
-    views.register(app, workflow=workflow, clock=clock)
+    views.register(app, workflow=workflow, filing=filing, clock=clock)
     events.register(app, home=home)

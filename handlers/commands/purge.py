@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import form, grammar
 from bot.clock import Clock
+from bot.filing import Filing
 from bot.grammar import GrammarError
 from bot.messages import escape, pairs_text, plural
 from bot.status import StatusBoard
@@ -44,9 +45,9 @@ def filing_text(request: grammar.Request, *, show_values: bool, workspaces: list
     return f"Filing a subject purge of {what} matching {shown} {where}: searching LangSmith…"
 
 
-def register(app: App, *, workflow: Workflow, board: StatusBoard, clock: Clock) -> None:
+def register(app: App, *, workflow: Workflow, filing: Filing, board: StatusBoard, clock: Clock) -> None:
     def purge_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        handle(ack, command, respond, client, workflow=workflow, board=board, clock=clock)
+        handle(ack, command, respond, client, workflow=workflow, filing=filing, board=board, clock=clock)
 
     app.command("/purge")(purge_command)
 
@@ -58,11 +59,12 @@ def handle(
     client: WebClient,
     *,
     workflow: Workflow,
+    filing: Filing,
     board: StatusBoard,
     clock: Clock,
 ) -> None:
     try:
-        _dispatch(ack, command, respond, client, workflow=workflow, board=board, clock=clock)
+        _dispatch(ack, command, respond, client, workflow=workflow, filing=filing, board=board, clock=clock)
     except RecordingFailed as error:
         answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
 
@@ -74,6 +76,7 @@ def _dispatch(
     client: WebClient,
     *,
     workflow: Workflow,
+    filing: Filing,
     board: StatusBoard,
     clock: Clock,
 ) -> None:
@@ -93,12 +96,12 @@ def _dispatch(
         case grammar.Audit():
             ack(text=workflow.audit(user).text)
         case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
-            provisional = filing_text(parsed, show_values=workflow.shows_values, workspaces=workflow.workspace_names)
+            provisional = filing_text(parsed, show_values=workflow.shows_values, workspaces=filing.workspace_names)
             key = f"command:{command.get('trigger_id')}"
             earlier = workflow.claim_interaction(key, provisional)
             ack(text=earlier or provisional)
             if earlier is None:
-                refusal = workflow.file(
+                refusal = filing.file(
                     parsed,
                     requester=user,
                     channel=channel,
@@ -132,7 +135,7 @@ def _dispatch(
                 ack()  # a replay: its trigger_id was spent on the form the first delivery opened
                 return
             ack()
-            _open_form(command, respond, client, channel=channel, workspaces=workflow.workspace_names)
+            _open_form(command, respond, client, channel=channel, workspaces=filing.workspace_names)
 
 
 def _open_form(

@@ -18,6 +18,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot import form, grammar
 from bot.clock import Clock
+from bot.filing import Filing
 from bot.messages import escape
 from bot.workflow import RecordingFailed, Workflow
 from handlers.replies import actor_name
@@ -27,15 +28,22 @@ log = logging.getLogger(__name__)
 RESPONSE_URL_TIMEOUT = 10
 
 
-def register(app: App, *, workflow: Workflow, clock: Clock) -> None:
+def register(app: App, *, workflow: Workflow, filing: Filing, clock: Clock) -> None:
     def request_form_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        handle(ack, body, view, client, workflow=workflow, clock=clock)
+        handle(ack, body, view, client, workflow=workflow, filing=filing, clock=clock)
 
     app.view_submission(form.CALLBACK_ID)(request_form_submitted)
 
 
 def handle(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, *, workflow: Workflow, clock: Clock
+    ack: Ack,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: WebClient,
+    *,
+    workflow: Workflow,
+    filing: Filing,
+    clock: Clock,
 ) -> None:
     try:
         request, channel = form.read_submission(view, now=clock.now())
@@ -45,7 +53,7 @@ def handle(
     ack()
     user = str((body.get("user") or {}).get("id", ""))
     try:
-        _file(request, body, view, client, workflow=workflow, channel=channel, user=user)
+        _file(request, body, view, client, workflow=workflow, filing=filing, channel=channel, user=user)
     except RecordingFailed as error:
         text = f"purgebot could not record your request ({escape(str(error))}). Nothing was filed; try again."
         tell(client, view, channel=channel, user=user, text=text)
@@ -58,6 +66,7 @@ def _file(
     client: WebClient,
     *,
     workflow: Workflow,
+    filing: Filing,
     channel: str,
     user: str,
 ) -> None:
@@ -67,7 +76,7 @@ def _file(
         if earlier:
             tell(client, view, channel=channel, user=user, text=earlier)
         return
-    refusal = workflow.file(
+    refusal = filing.file(
         request,
         requester=user,
         channel=channel,
