@@ -17,7 +17,7 @@ import httpx
 
 from bot.clock import Clock, utc_iso
 from bot.intake import Intake
-from storage import intake
+from storage import claims, intake
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ class CallbackSender:
     def _send(self, row: intake.Callback) -> None:
         now = self._clock.now()
         with self._store.write() as db:
-            if not intake.begin_attempt(
-                db, row.id, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + ATTEMPT_LEASE)
+            if not claims.begin_attempt(
+                db, "callbacks", row.id, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + ATTEMPT_LEASE)
             ):
                 return
         try:

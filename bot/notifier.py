@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock, utc_iso
-from storage import outbox, requests
+from storage import claims, outbox, requests
 from storage.db import Store
 from storage.outbox import OutboxRow
 
@@ -95,8 +95,8 @@ class Notifier:
         """Try one row; True when it is settled (sent or permanently failed)."""
         now = self._clock.now()
         with self._store.write() as db:
-            if not outbox.begin_attempt(
-                db, row.id, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + ATTEMPT_LEASE)
+            if not claims.begin_attempt(
+                db, "outbox", row.id, owner=self._owner, now=utc_iso(now), expires=utc_iso(now + ATTEMPT_LEASE)
             ):
                 return True
         try:

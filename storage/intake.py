@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from storage.claims import RELEASED
 from storage.db import inserted_id
 
 PENDING = "pending"
@@ -140,33 +141,20 @@ def due(db: Database, now: str, limit: int = 50) -> list[Callback]:
     return [Callback(r[0], r[1], r[2], json.loads(r[3]), int(r[4]), r[5], json.loads(r[6] or "{}")) for r in rows]
 
 
-def begin_attempt(db: Database, row_id: int, *, owner: str, now: str, expires: str) -> bool:
-    """Claim the row for one attempt and count it first; False when it is settled or a live process holds it."""
-    return (
-        db.execute(
-            "UPDATE callbacks SET attempts = attempts + 1, claim_owner = ?, claim_expires = ? WHERE id = ? "
-            "AND state = ? AND (claim_owner IS NULL OR claim_owner = ? OR claim_expires < ?)",
-            [owner, expires, row_id, PENDING, owner, now],
-        ).rowcount
-        == 1
-    )
-
-
-_RELEASED = "claim_owner = NULL, claim_expires = NULL"
 
 
 def mark_sent(db: Database, row_id: int, *, at: str) -> None:
     db.execute(
-        f"UPDATE callbacks SET state = ?, sent_at = ?, error = NULL, {_RELEASED} WHERE id = ?", [SENT, at, row_id]
+        f"UPDATE callbacks SET state = ?, sent_at = ?, error = NULL, {RELEASED} WHERE id = ?", [SENT, at, row_id]
     )
 
 
 def retry_at(db: Database, row_id: int, *, at: str, error: str) -> None:
-    db.execute(f"UPDATE callbacks SET next_attempt_at = ?, error = ?, {_RELEASED} WHERE id = ?", [at, error, row_id])
+    db.execute(f"UPDATE callbacks SET next_attempt_at = ?, error = ?, {RELEASED} WHERE id = ?", [at, error, row_id])
 
 
 def fail(db: Database, row_id: int, *, error: str) -> None:
-    db.execute(f"UPDATE callbacks SET state = ?, error = ?, {_RELEASED} WHERE id = ?", [FAILED, error, row_id])
+    db.execute(f"UPDATE callbacks SET state = ?, error = ?, {RELEASED} WHERE id = ?", [FAILED, error, row_id])
 
 
 def forget_headers_when_done(db: Database, request_id: int) -> None:

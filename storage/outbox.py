@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from storage.claims import RELEASED
 from storage.db import inserted_id
 
 PENDING = "pending"
@@ -108,36 +109,18 @@ def due(db: Database, now: str, limit: int = 50) -> list[OutboxRow]:
     ]
 
 
-def begin_attempt(db: Database, row_id: int, *, owner: str, now: str, expires: str) -> bool:
-    """Claim the row for one attempt and count it before it is made: from now on it may have reached Slack.
-
-    False when the row is no longer pending (a newer edit superseded it meanwhile) or another live
-    process is sending it (two servers on one file): do not send it. A dead sender's claim runs out,
-    and whoever takes the row over next looks for the message before posting it again.
-    """
-    return (
-        db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, claim_owner = ?, claim_expires = ? WHERE id = ? AND state = ? "
-            "AND (claim_owner IS NULL OR claim_owner = ? OR claim_expires < ?)",
-            [owner, expires, row_id, PENDING, owner, now],
-        ).rowcount
-        == 1
-    )
-
-
-_RELEASED = "claim_owner = NULL, claim_expires = NULL"
 
 
 def mark_sent(db: Database, row_id: int, *, ts: str | None, at: str) -> None:
-    db.execute(f"UPDATE outbox SET state = ?, ts = ?, sent_at = ?, {_RELEASED} WHERE id = ?", [SENT, ts, at, row_id])
+    db.execute(f"UPDATE outbox SET state = ?, ts = ?, sent_at = ?, {RELEASED} WHERE id = ?", [SENT, ts, at, row_id])
 
 
 def retry_at(db: Database, row_id: int, *, at: str, error: str) -> None:
-    db.execute(f"UPDATE outbox SET next_attempt_at = ?, error = ?, {_RELEASED} WHERE id = ?", [at, error, row_id])
+    db.execute(f"UPDATE outbox SET next_attempt_at = ?, error = ?, {RELEASED} WHERE id = ?", [at, error, row_id])
 
 
 def fail(db: Database, row_id: int, *, error: str) -> None:
-    db.execute(f"UPDATE outbox SET state = ?, error = ?, {_RELEASED} WHERE id = ?", [FAILED, error, row_id])
+    db.execute(f"UPDATE outbox SET state = ?, error = ?, {RELEASED} WHERE id = ?", [FAILED, error, row_id])
 
 
 def failures(db: Database, request_id: int) -> list[OutboxRow]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import events, intake
+from storage import claims, events, intake
 from storage.db import Store
 
 T0 = "2026-12-01T09:00:00.000000+00:00"
@@ -56,8 +56,8 @@ def test_each_request_offers_its_oldest_pending_status_and_a_retry_waits(store: 
         other = intake.enqueue(db, request_id=2, callback_id=b, status="denied", payload={}, at=T0)
     assert [row.id for row in intake.due(store.db, T0)] == [first, other]
     with store.write() as db:
-        assert intake.begin_attempt(db, first, owner="p1", now=T0, expires=LATER)
-        assert not intake.begin_attempt(db, first, owner="p2", now=T0, expires=LATER)  # a live claim holds
+        assert claims.begin_attempt(db, "callbacks", first, owner="p1", now=T0, expires=LATER)
+        assert not claims.begin_attempt(db, "callbacks", first, owner="p2", now=T0, expires=LATER)  # a live claim holds
         intake.retry_at(db, first, at=LATER, error="the endpoint answered HTTP 503")
     assert [row.id for row in intake.due(store.db, T0)] == [other]  # request 1 waits, in order
     assert intake.undelivered(store.db, 1) == [("in_progress", "the endpoint answered HTTP 503")]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import outbox
+from storage import claims, outbox
 from storage.db import Store
 
 T0 = "2026-12-01T09:00:00.000000+00:00"
@@ -42,12 +42,16 @@ def test_a_row_that_failed_waits_behind_the_others_until_its_retry_is_due(store:
 def test_an_attempt_claims_its_row_so_a_second_server_does_not_post_it_too(store: Store) -> None:
     with store.write() as db:
         row = outbox.enqueue(db, request_id=1, payload={"text": "a"}, at=T0)
-        assert outbox.begin_attempt(db, row, owner="server-a", now=T0, expires=LATER)
-        assert not outbox.begin_attempt(db, row, owner="server-b", now=T0, expires=LATER)  # a is sending it
+        assert claims.begin_attempt(db, "outbox", row, owner="server-a", now=T0, expires=LATER)
+        assert not claims.begin_attempt(db, "outbox", row, owner="server-b", now=T0, expires=LATER)  # a is sending it
     assert outbox.due(store.db, T0) == []  # nor is it offered while a's claim lives
     after_expiry = "2026-12-01T09:06:00.000000+00:00"
     assert [r.id for r in outbox.due(store.db, after_expiry)] == [row]  # a died mid-attempt: b takes over
     with store.write() as db:
-        assert outbox.begin_attempt(db, row, owner="server-b", now=after_expiry, expires="2026-12-01T09:07:00+00:00")
+        assert claims.begin_attempt(
+            db, "outbox", row, owner="server-b", now=after_expiry, expires="2026-12-01T09:07:00+00:00"
+        )
         outbox.mark_sent(db, row, ts="1.2", at=after_expiry)
-        assert not outbox.begin_attempt(db, row, owner="server-a", now=after_expiry, expires=LATER)  # sent: done
+        assert not claims.begin_attempt(
+            db, "outbox", row, owner="server-a", now=after_expiry, expires=LATER
+        )  # sent: done
