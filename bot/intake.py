@@ -43,13 +43,16 @@ PLATFORM_PREFIX = "platform:"
 DSR_V1 = "dsr/v1"
 
 # Which events tell the platform something new, and what: (status, final, reason).
+# event kind -> (status, final, reason). Reasons are dsr/v1's enum (DSRRequestStatusReason), never free
+# text: ``executed`` for a verified purge; a rejection, cancellation or expiry has no reason of its own
+# there, so ``unknown`` (its "unknown/other").
 _STATUS_OF: dict[str, tuple[str, bool, str | None]] = {
     "approved": ("in_progress", False, None),
     "checked": ("in_progress", False, None),
-    "verified": ("completed", True, None),
-    "rejected": ("denied", True, "rejected by an approver"),
-    "cancelled": ("denied", True, "cancelled"),
-    "expired": ("denied", True, "nobody approved it in time"),
+    "verified": ("completed", True, "executed"),
+    "rejected": ("denied", True, "unknown"),
+    "cancelled": ("denied", True, "unknown"),
+    "expired": ("denied", True, "unknown"),
 }
 
 
@@ -161,13 +164,10 @@ class Intake:
             if not isinstance(value, str | int) or str(value) == "":
                 raise IntakeRefused(400, "invalid", "each identity needs a non-empty identityValue")
             space = identity["identitySpace"]
-            if space not in self._identities:
-                return (
-                    f"no_match: identities of type {space!r} are not kept in LangSmith metadata here "
-                    "(PURGEBOT_IDENTITY_MAP has no mapping for it); nothing was filed"
-                )
-            if identity.get("identityFormat", "raw") != "raw":
-                return f"no_match: only raw identity values can be searched, not {identity.get('identityFormat')!r}"
+            # dsr/v1's reason for "nothing of this subject can be found here": an identity type that
+            # PURGEBOT_IDENTITY_MAP does not map, or a hashed value no metadata search could match
+            if space not in self._identities or identity.get("identityFormat", "raw") != "raw":
+                return "no_match"
         return None
 
     def expected_completion(self) -> datetime:

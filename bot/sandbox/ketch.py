@@ -1,7 +1,9 @@
 """A stand-in for Ketch's callback endpoint: records the ``DeleteStatusEvent``s purgebot sends it.
 
 ``down`` makes it answer 503 (an outage), ``refuse_with`` another status (a dead end); every attempt
-is recorded either way, so a test can tell "arrived once" from "attempted several times". The demo
+is recorded either way, so a test can tell "arrived once" from "attempted several times". An event
+that does not follow dsr/v1 (its kinds, statuses and reasons are enums; a reason is never prose) is
+answered 400, as strictly as Ketch could, so a free-text reason fails a test instead of a tenant. The demo
 or a test serves it with ``bot.sandbox.serving.serve(create_app(fake))`` and gives ``{url}/callback``
 as a request's callback.
 """
@@ -19,6 +21,42 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+STATUSES = frozenset({"unknown", "pending", "in_progress", "completed", "cancelled", "denied"})
+REASONS = {  # dsr/v1 Status.md: the reasons each status may carry ("unknown" goes with any)
+    "pending": {"need_user_verification"},
+    "completed": {"requested", "no_match", "insufficient_identification", "executed"},
+    "denied": {
+        "no_match",
+        "insufficient_identification",
+        "insufficient_verification",
+        "claim_not_covered",
+        "outside_jurisdiction",
+        "too_many_requests",
+        "suspected_fraud",
+    },
+}
+
+
+def problems(body: Any) -> list[str]:
+    """What makes ``body`` no dsr/v1 ``DeleteStatusEvent``: empty when it is one."""
+    if not isinstance(body, dict):
+        return ["the body is not an object"]
+    found = []
+    if body.get("apiVersion") != "dsr/v1" or body.get("kind") != "DeleteStatusEvent":
+        found.append("apiVersion must be dsr/v1 and kind DeleteStatusEvent")
+    if not isinstance(body.get("metadata"), dict) or not body["metadata"].get("uid"):
+        found.append("metadata.uid is required")
+    event = body.get("event")
+    if not isinstance(event, dict) or event.get("status") not in STATUSES:
+        return [*found, f"event.status must be one of {sorted(STATUSES)}"]
+    reason = event.get("reason")
+    if reason is not None and reason != "unknown" and reason not in REASONS.get(event["status"], set()):
+        found.append(f"event.reason {reason!r} is not a dsr/v1 reason for {event['status']}")
+    completion = event.get("expectedCompletionTimestamp")
+    if completion is not None and not isinstance(completion, int):
+        found.append("event.expectedCompletionTimestamp must be a UNIX time in seconds")
+    return found
 
 
 @dataclass(frozen=True)
@@ -46,7 +84,7 @@ class FakeKetch:
     def record(self, body: dict[str, Any], authorization: str | None) -> int:
         """The HTTP status this attempt is answered with."""
         with self._lock:
-            status = 503 if self.down else self.refuse_with or 200
+            status = 503 if self.down else self.refuse_with or (400 if problems(body) else 200)
             self._attempts.append(Delivery(body, authorization, status == 200))
             return status
 
