@@ -10,7 +10,7 @@ from bot import messages
 from bot.clock import Clock, parse_utc
 from bot.deadlines import days_left, days_left_text
 from bot.settings import Settings
-from bot.states import FINAL, State, in_words
+from bot.states import FINAL, State
 from bot.visibility import Visibility, not_yours
 from bot.workflow import Reply
 from storage import batches, checks, intake, outbox, requests
@@ -48,7 +48,7 @@ class StatusBoard:
             traces, examples = request.included_traces, request.included_examples
         tz = self._settings.purgebot_timezone
         lines = [
-            f"{request.label}: {in_words(request.state)}",
+            f"{request.label}: {request.state}",  # DESIGN.md: the first line is `PURGE-n: <state>`, the state's name
             f"{messages.summary_text(request)} · filed by {messages.person(request.requester)} · "
             f"reason: {messages.escape(request.reason)}"
             + (f" · ticket {messages.escape(request.ticket)}" if request.ticket else "")

@@ -20,7 +20,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.approvers import ApproverLookupFailed, Approvers
-from bot.states import in_words
 from storage.requests import Request
 
 __all__ = ["Visibility", "not_yours"]
@@ -33,7 +32,7 @@ TTL = 60.0
 def not_yours(request: Request) -> str:
     """The one line everyone else gets; it starts with ``PURGE-n: <state>`` as a status answer must."""
     return (
-        f"{request.label}: {in_words(request.state)} — its details are not yours to see: they go to its requester, the "
+        f"{request.label}: {request.state} — its details are not yours to see: they go to its requester, the "
         "approvers and the members of the channel where it was filed."
     )
 

@@ -86,6 +86,8 @@ def test_states_read_as_words_in_status_and_list(world: World) -> None:
     listed = world.people.alice.slash("list", channel_id=REQUESTS_CHANNEL).body
     bystander = world.people.carol.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
 
-    for answer in (status, listed, bystander):
+    # the first line of a status keeps DESIGN.md's contract, `PURGE-n: <state>`, for anything that reads it
+    assert status.splitlines()[0] == bystander.splitlines()[0] == "PURGE-1: awaiting_approval"
+    for answer in (status.split("\n", 1)[1], listed):  # everything a person reads beyond that line: words
         assert "awaiting approval" in answer and "awaiting_approval" not in answer, answer
     assert listed.count("awaiting approval") == 1  # once per request, not twice

@@ -156,7 +156,7 @@ def test_a_request_message_refused_with_not_in_channel_is_recorded_and_its_threa
     assert not any(c.params.get("thread_ts") for c in posts), "a thread post was sent without a thread"
     assert world.slack.messages(REQUESTS_CHANNEL) == []
     status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text
-    assert status.splitlines()[0] == "PURGE-1: awaiting approval"
+    assert status.splitlines()[0] == "PURGE-1: awaiting_approval"
     assert "A Slack post could not be delivered: Slack said not_in_channel" in status
     # Nothing is retried on later rounds: a request filed afterwards elsewhere is posted, these are not.
     tried = len(posts)

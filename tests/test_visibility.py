@@ -30,12 +30,12 @@ def test_a_private_channels_request_is_shown_only_to_those_who_may_see_it(world:
 
     for user in (ALICE, BOB, DAVE, ERIN):  # the requester, two approvers (one through a group), a member
         status = world.delivery.slash(text="status PURGE-1", user_id=user, channel_id=REQUESTS_CHANNEL).body
-        assert status.startswith("PURGE-1: awaiting approval") and "Subpoena 7731" in status, (user, status)
+        assert status.startswith("PURGE-1: awaiting_approval") and "Subpoena 7731" in status, (user, status)
         listed = world.delivery.slash(text="list", user_id=user, channel_id=REQUESTS_CHANNEL).body
         assert "PURGE-1" in listed, user
 
     status = world.delivery.slash(text="status PURGE-1", user_id=CAROL, channel_id=REQUESTS_CHANNEL).body
-    assert status.startswith("PURGE-1: awaiting approval — its details are not yours to see")
+    assert status.startswith("PURGE-1: awaiting_approval — its details are not yours to see")
     assert "\n" not in status and "Subpoena" not in status and "LEGAL-9" not in status
     listed = world.delivery.slash(text="list", user_id=CAROL, channel_id=REQUESTS_CHANNEL).body
     assert "PURGE-1" not in listed and listed == "No requests you may see."
