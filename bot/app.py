@@ -90,11 +90,6 @@ class PurgeBot:
         self.slack = WebClient(
             token=token, base_url=settings.slack_api_url, timeout=int(tuning.slack_timeout), retry_handlers=[]
         )
-        rates = (
-            settings.purgebot_langsmith_query_rate.as_tuple(),
-            settings.purgebot_langsmith_v2_query_rate.as_tuple(),
-            settings.purgebot_langsmith_call_rate.as_tuple(),
-        )
         self.workspaces = WorkspaceClients(
             configured,
             lambda workspace, limiters: LangSmithClient(
@@ -108,7 +103,7 @@ class PurgeBot:
                 retry=tuning.retry,
                 limiters=limiters,
             ),
-            rates=rates,
+            rates=settings.langsmith_rates(),
         )
         self.approvers = Approvers(settings.purgebot_approvers, self.slack)
         visibility = Visibility(self.slack, self.approvers)  # one membership cache for commands and App Home

@@ -40,7 +40,7 @@ class Journal:
             at,
             settings.purgebot_timezone,
             settings.purgebot_notify_channel,
-            show_values=settings.purgebot_show_values == "full",
+            show_values=settings.shows_values,
         )
 
     @property

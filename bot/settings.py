@@ -214,6 +214,19 @@ class Settings(BaseSettings):
     def _rate(cls, value: Any) -> Any:
         return _parse_rate(value)
 
+    @property
+    def shows_values(self) -> bool:
+        """``PURGEBOT_SHOW_VALUES=full``: subject values appear unmasked in what the bot says in Slack."""
+        return self.purgebot_show_values == "full"
+
+    def langsmith_rates(self) -> tuple[tuple[int, float], tuple[int, float], tuple[int, float]]:
+        """(v1 queries, v2 queries, all calls) per window, which every LangSmith key is held to."""
+        return (
+            self.purgebot_langsmith_query_rate.as_tuple(),
+            self.purgebot_langsmith_v2_query_rate.as_tuple(),
+            self.purgebot_langsmith_call_rate.as_tuple(),
+        )
+
     def require(self, command: str, *names: str) -> None:
         """Stop with one line when a variable that ``command`` needs is unset or empty."""
         missing = [name for name in names if _is_blank(getattr(self, name.lower()))]

@@ -92,7 +92,7 @@ class Workflow:
     @property
     def shows_values(self) -> bool:
         """``PURGEBOT_SHOW_VALUES=full``: subject values appear unmasked in what the bot says in Slack."""
-        return self._settings.purgebot_show_values == "full"
+        return self._settings.shows_values
 
     def claim_interaction(self, key: str, provisional: str, *, pending: Click | None = None) -> str | None:
         """Claim a slash command (trigger_id) or click (action_ts + user) before acting on it.

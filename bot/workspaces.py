@@ -170,7 +170,7 @@ class WorkspaceClients:
         workspaces: Sequence[Workspace],
         connect: Callable[[Workspace, KeyLimiters], LangSmithClient],
         *,
-        rates: tuple[tuple[int, float], tuple[int, float], tuple[int, float]] = ((10, 10.0), (300, 10.0), (1000, 10.0)),
+        rates: tuple[tuple[int, float], tuple[int, float], tuple[int, float]],
     ) -> None:
         """``rates`` are (v1 queries, v2 queries, calls) per key: workspaces that share a key (an org-scoped
         key with several tenant IDs) share its limiters, since LangSmith counts per key."""

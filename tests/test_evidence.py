@@ -196,6 +196,7 @@ def context(tmp_path: Path) -> Iterator[TaskContext]:
     workspaces = WorkspaceClients(
         load_workspaces(settings, {}),
         lambda w, limiters: LangSmithClient(endpoint="http://127.0.0.1:9", api_key="unused", limiters=limiters),
+        rates=settings.langsmith_rates(),
     )
     yield TaskContext(
         store=store,
