@@ -47,26 +47,12 @@ def filing_text(request: grammar.Request, *, show_values: bool, workspaces: list
 
 def register(app: App, *, workflow: Workflow, filing: Filing, board: StatusBoard, clock: Clock) -> None:
     def purge_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        handle(ack, command, respond, client, workflow=workflow, filing=filing, board=board, clock=clock)
+        try:
+            _dispatch(ack, command, respond, client, workflow=workflow, filing=filing, board=board, clock=clock)
+        except RecordingFailed as error:
+            answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
 
     app.command("/purge")(purge_command)
-
-
-def handle(
-    ack: Ack,
-    command: dict[str, Any],
-    respond: Respond,
-    client: WebClient,
-    *,
-    workflow: Workflow,
-    filing: Filing,
-    board: StatusBoard,
-    clock: Clock,
-) -> None:
-    try:
-        _dispatch(ack, command, respond, client, workflow=workflow, filing=filing, board=board, clock=clock)
-    except RecordingFailed as error:
-        answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
 
 
 def _dispatch(
