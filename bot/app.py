@@ -38,6 +38,7 @@ from bot.scheduler import CheckScheduler
 from bot.settings import Settings
 from bot.status import StatusBoard
 from bot.tasks import TaskContext
+from bot.vault import Vault
 from bot.verifier import Verifier
 from bot.visibility import Visibility
 from bot.worker import Worker
@@ -149,10 +150,12 @@ class PurgeBot:
         self.notifier = Notifier(
             store=self.store, slack=self.slack, clock=self.clock, owner=self.owner, channel_pace=tuning.channel_pace
         )
-        self.intake = Intake(store=self.store, filing=self.filing, clock=self.clock, settings=settings)
+        vault = Vault(settings.purgebot_intake_key)
+        self.intake = Intake(store=self.store, filing=self.filing, vault=vault, clock=self.clock, settings=settings)
         self.callbacks = CallbackSender(
             store=self.store,
             intake_api=self.intake,
+            vault=vault,
             clock=self.clock,
             owner=self.owner,
             backoff=tuning.callback_backoff,
@@ -194,6 +197,7 @@ class PurgeBot:
         """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
         self.reclaim_dead_claims()
         self.workflow.redact_rested()
+        self.callbacks.seal_clear_targets()
         self._previewer_worker.start()
         self._executor_worker.start()
         self._notifier_worker.start()

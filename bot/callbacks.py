@@ -6,6 +6,8 @@ events go out in order (only its oldest pending row is offered); an endpoint tha
 says so meanwhile; any other 4xx is a dead end, recorded and shown. A status is never sent again
 once it is marked sent, and after a request's final status nothing more is queued for it.
 Errors name the HTTP status or the kind of failure, never the URL or headers (they may hold tokens).
+A target is opened (:mod:`bot.vault`) only for its attempt; one that no key opens stays pending,
+retried, with the reason shown, so setting the right ``PURGEBOT_INTAKE_KEY`` delivers it late, not never.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 
 from bot.clock import Clock, utc_iso
 from bot.intake import Intake
+from bot.vault import CallbackTarget, Unopenable, Vault
 from storage import claims, intake
 from storage.db import Store
 
@@ -34,6 +37,7 @@ class CallbackSender:
         *,
         store: Store,
         intake_api: Intake,
+        vault: Vault,
         clock: Clock,
         owner: str,
         timeout: float = 10.0,
@@ -44,6 +48,7 @@ class CallbackSender:
         """``backoff``: the first retry's delay in seconds, doubled per attempt up to ``max_backoff``."""
         self._store = store
         self._intake = intake_api
+        self._vault = vault
         self._clock = clock
         self._owner = owner
         self._backoff = backoff
@@ -61,6 +66,21 @@ class CallbackSender:
     def close(self) -> None:
         self._http.close()
 
+    def seal_clear_targets(self) -> int:
+        """Seal callback targets that a version before sealing stored in the clear (at start: a migration
+        has no key). Without ``PURGEBOT_INTAKE_KEY`` they stay as they are, said in the log, and are not sent."""
+        with self._store.read_snapshot() as db:
+            clear = intake.unsealed(db)
+        if clear and not self._vault.ready:
+            log.warning("callback targets stored in the clear wait for PURGEBOT_INTAKE_KEY", extra={"rows": len(clear)})
+            return 0
+        with self._store.write() as db:
+            for callback_id, request_id, url, headers in clear:
+                target = CallbackTarget(url=url, headers=headers)
+                intake.seal(db, callback_id, origin=target.origin, sealed=self._vault.seal(target))
+                intake.forget_targets_when_done(db, request_id)
+        return len(clear)
+
     def _send(self, row: intake.Callback) -> None:
         now = self._clock.now()
         with self._store.write() as db:
@@ -69,21 +89,26 @@ class CallbackSender:
             ):
                 return
         try:
-            answer = self._http.post(row.url, json=row.payload, headers=row.headers)
+            target = self._vault.open(row.sealed or "")
+        except Unopenable as error:
+            self._retry(row, f"its callback target cannot be opened: {error}")
+            return
+        try:
+            answer = self._http.post(target.url, json=row.payload, headers=target.headers)
         except httpx.HTTPError as error:
             self._retry(row, f"unreachable ({type(error).__name__})")
             return
         if answer.is_success:
             with self._store.write() as db:
                 intake.mark_sent(db, row.id, at=utc_iso(self._clock.now()))
-                intake.forget_headers_when_done(db, row.request_id)
+                intake.forget_targets_when_done(db, row.request_id)
             return
         if answer.status_code in RETRYABLE or answer.status_code >= 500:
             self._retry(row, f"the endpoint answered HTTP {answer.status_code}")
             return
         with self._store.write() as db:
             intake.fail(db, row.id, error=f"the endpoint answered HTTP {answer.status_code}; not retried")
-            intake.forget_headers_when_done(db, row.request_id)
+            intake.forget_targets_when_done(db, row.request_id)
         log.warning(
             "status event refused by the callback endpoint",
             extra={"request": f"PURGE-{row.request_id}", "status": answer.status_code},

@@ -117,6 +117,11 @@ def serve(
         "PURGEBOT_APPROVERS",
         "PURGEBOT_NOTIFY_CHANNEL",
     )
+    if settings.purgebot_intake_token is not None and not settings.purgebot_intake_key:
+        raise _fail(
+            "PURGEBOT_INTAKE_KEY must be set with PURGEBOT_INTAKE_TOKEN: it seals the credentials privacy "
+            "platforms send for their status callbacks (README: Connecting Ketch)"
+        )
     logs.configure(logs.level_named(settings.purgebot_log_level))
     bot = _bot(settings)
     sdk_log = logging.getLogger("slack_sdk.web.base_client")

@@ -31,6 +31,7 @@ from bot.grammar import GrammarError, MetadataRequest, RequestOptions
 from bot.masking import mask
 from bot.schedule import first_check_at
 from bot.settings import Settings
+from bot.vault import CallbackTarget, Vault
 from storage import batches, checks, intake, requests
 from storage.db import StorageError, Store
 from storage.requests import Request
@@ -80,8 +81,9 @@ def requester_of(platform: str) -> str:
 class Intake:
     """Files platform requests through the filing path and turns the event chain into status events."""
 
-    def __init__(self, *, store: Store, filing: Filing, clock: Clock, settings: Settings) -> None:
+    def __init__(self, *, store: Store, filing: Filing, vault: Vault, clock: Clock, settings: Settings) -> None:
         self._store = store
+        self._vault = vault
         self._filing = filing
         self._clock = clock
         self._settings = settings
@@ -123,7 +125,7 @@ class Intake:
         request = body.get("request")
         if not isinstance(request, dict):
             raise IntakeRefused(400, "invalid", "request is required")
-        callbacks = _callbacks(request.get("callbacks"))
+        callbacks = self._sealed(_callbacks(request.get("callbacks")))
         identities = request.get("identities")
         if not isinstance(identities, list) or not identities:
             raise IntakeRefused(400, "invalid", "request.identities must list at least one identity")
@@ -154,6 +156,15 @@ class Intake:
             callbacks=callbacks,
         )
         return Answer(200, answer)
+
+    def _sealed(self, targets: list[CallbackTarget]) -> list[tuple[str, str]]:
+        """(origin, sealed target) of each callback: without a key its credential could only rest in the clear,
+        so the request is refused and nothing is filed."""
+        if targets and not self._vault.ready:
+            raise IntakeRefused(
+                503, "configuration", "PURGEBOT_INTAKE_KEY is not set: callback credentials cannot be kept safely"
+            )
+        return [(target.origin, self._vault.seal(target)) for target in targets]
 
     def _unmapped(self, identities: list[Any]) -> str | None:
         """Why the identities cannot be searched (an unknown type, a hashed value), or None."""
@@ -236,7 +247,7 @@ class Intake:
         uid: str | None,
         tenant: str | None,
         answer: dict[str, Any],
-        callbacks: list[tuple[str, dict[str, str]]],
+        callbacks: list[tuple[str, str]],
         kind: str = "metadata",
     ) -> int:
         channel = self._settings.purgebot_intake_channel
@@ -346,7 +357,7 @@ class Intake:
         }
 
 
-def _callbacks(given: Any) -> list[tuple[str, dict[str, str]]]:
+def _callbacks(given: Any) -> list[CallbackTarget]:
     if given is None:
         return []
     if not isinstance(given, list):
@@ -359,7 +370,7 @@ def _callbacks(given: Any) -> list[tuple[str, dict[str, str]]]:
             raise IntakeRefused(400, "invalid", "each callback needs an http(s) url")
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise IntakeRefused(400, "invalid", "callback headers must be an object of strings")
-        found.append((url, {str(k): v for k, v in headers.items()}))
+        found.append(CallbackTarget(url=url, headers={str(k): v for k, v in headers.items()}))
     return found
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -30,6 +31,7 @@ _SECRET_FIELDS = {
     "langsmith_api_key",
     "purgebot_hmac_key",
     "purgebot_intake_token",
+    "purgebot_intake_key",
 }
 _IDENTITY_TYPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
@@ -100,6 +102,7 @@ class Settings(BaseSettings):
     purgebot_langsmith_call_rate: Annotated[Rate, NoDecode] = Rate(1000, 10.0)
     purgebot_log_level: Literal["debug", "info", "warning", "error"] = "info"
     purgebot_intake_token: SecretStr | None = None
+    purgebot_intake_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     purgebot_intake_channel: str | None = None
     purgebot_identity_map: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
     port: int = Field(3000, ge=1, le=65535)
@@ -146,6 +149,23 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("expected a bearer token of at least 16 characters (a long random string)")
         return value
+
+    @field_validator("purgebot_intake_key", mode="before")
+    @classmethod
+    def _intake_key(cls, value: Any) -> tuple[SecretStr, ...]:
+        """Comma-separated Fernet keys, the sealing one first (:mod:`bot.vault`); never echoed back."""
+        given = value.split(",") if isinstance(value, str) else list(value)
+        keys = [SecretStr(key.strip()) if isinstance(key, str) else key for key in given]
+        keys = [key for key in keys if key.get_secret_value()]
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    f"key {position} is not a Fernet key (32 random bytes in URL-safe base64, 44 characters; "
+                    "the README shows how to make one)"
+                ) from None
+        return tuple(keys)
 
     @field_validator("purgebot_identity_map", mode="before")
     @classmethod

@@ -3,8 +3,10 @@
 ``intake`` links a request to the platform's own request (``uid``: a replay finds the first answer),
 ``intake_callbacks`` holds where its status goes, and ``callbacks`` is the outbox of those status
 events: a row first, claimed for each attempt, sent in order per request, like the Slack outbox.
-A callback's headers are the platform's credential for its own endpoint; they are kept only while
-a status may still be owed and blanked once the request's last status is settled.
+A callback's headers are the platform's credential for its own endpoint: a callback target (URL and
+headers) rests here only sealed by :mod:`bot.vault` (``sealed``; ``url`` keeps the origin alone),
+and is blanked once the request's last status is settled. Rows stored before sealing existed keep
+their plain ``url`` and ``headers`` (``sealed`` NULL) until ``unsealed``/``seal`` seal them at start.
 """
 
 from __future__ import annotations
@@ -38,15 +40,14 @@ class Intake:
 
 @dataclass(frozen=True)
 class Callback:
-    """One status event to deliver to one callback endpoint."""
+    """One status event to deliver to one callback endpoint (``sealed``: its target; None: not yet sealed)."""
 
     id: int
     request_id: int
     status: str
     payload: dict[str, Any]
     attempts: int
-    url: str
-    headers: dict[str, str]
+    sealed: str | None
 
 
 _INTAKE = "request_id, platform, uid, tenant, answer, reported_seq, closed"
@@ -64,10 +65,12 @@ def add(
     uid: str | None,
     tenant: str | None,
     answer: dict[str, Any],
-    callbacks: list[tuple[str, dict[str, str]]],
+    callbacks: list[tuple[str, str]],
     at: str,
 ) -> None:
-    """Link ``request_id`` to the platform's request; a second ``uid`` of one platform is an IntegrityError."""
+    """Link ``request_id`` to the platform's request; a second ``uid`` of one platform is an IntegrityError.
+
+    ``callbacks``: (origin, sealed target) of each endpoint the platform named."""
     db.table("intake").insert(
         {
             "request_id": request_id,
@@ -80,8 +83,9 @@ def add(
             "created_at": at,
         }
     )
-    for url, headers in callbacks:
-        db.table("intake_callbacks").insert({"request_id": request_id, "url": url, "headers": json.dumps(headers)})
+    for origin, sealed in callbacks:
+        row = {"request_id": request_id, "url": origin, "headers": "{}", "sealed": sealed}
+        db.table("intake_callbacks").insert(row)
 
 
 def by_uid(db: Database, platform: str, uid: str) -> Intake | None:
@@ -131,17 +135,29 @@ def due(db: Database, now: str, limit: int = 50) -> list[Callback]:
     """The oldest pending row of each request whose time has come and that no live process is sending:
     a request's events go out in order, and one endpoint that is down holds up only its own request."""
     rows = db.execute(
-        "SELECT c.id, c.request_id, c.status, c.payload, c.attempts, k.url, k.headers FROM callbacks AS c "
+        "SELECT c.id, c.request_id, c.status, c.payload, c.attempts, k.sealed FROM callbacks AS c "
         "JOIN intake_callbacks AS k ON k.id = c.callback_id WHERE c.state = ? AND c.next_attempt_at <= ? "
         "AND (c.claim_owner IS NULL OR c.claim_expires < ?) "
         "AND c.id = (SELECT min(id) FROM callbacks WHERE request_id = c.request_id AND state = ?) "
         "ORDER BY c.next_attempt_at, c.id LIMIT ?",
         [PENDING, now, now, PENDING, limit],
     )
-    return [Callback(r[0], r[1], r[2], json.loads(r[3]), int(r[4]), r[5], json.loads(r[6] or "{}")) for r in rows]
+    return [Callback(r[0], r[1], r[2], json.loads(r[3]), int(r[4]), r[5]) for r in rows]
 
 
+def unsealed(db: Database) -> list[tuple[int, int, str, dict[str, str]]]:
+    """(id, request id, url, headers) of each callback target stored in the clear, before sealing existed."""
+    return [
+        (int(row[0]), int(row[1]), str(row[2]), json.loads(row[3] or "{}"))
+        for row in db.execute("SELECT id, request_id, url, headers FROM intake_callbacks WHERE sealed IS NULL")
+    ]
 
+
+def seal(db: Database, callback_id: int, *, origin: str, sealed: str) -> None:
+    """Replace a target stored in the clear by its sealed form (the clear URL keeps only its origin)."""
+    db.execute(
+        "UPDATE intake_callbacks SET url = ?, headers = '{}', sealed = ? WHERE id = ?", [origin, sealed, callback_id]
+    )
 
 def mark_sent(db: Database, row_id: int, *, at: str) -> None:
     db.execute(
@@ -157,15 +173,15 @@ def fail(db: Database, row_id: int, *, error: str) -> None:
     db.execute(f"UPDATE callbacks SET state = ?, error = ?, {RELEASED} WHERE id = ?", [FAILED, error, row_id])
 
 
-def forget_headers_when_done(db: Database, request_id: int) -> None:
-    """Blank the callback headers (the platform's credential) once nothing more is owed to the request."""
+def forget_targets_when_done(db: Database, request_id: int) -> None:
+    """Blank the callback targets (with the platform's credential) once nothing more is owed to the request."""
     owed = db.execute(
         "SELECT 1 FROM intake WHERE request_id = ? AND (closed = 0 OR EXISTS "
         "(SELECT 1 FROM callbacks WHERE request_id = ? AND state = ?))",
         [request_id, request_id, PENDING],
     ).fetchone()
     if owed is None:
-        db.execute("UPDATE intake_callbacks SET headers = '{}' WHERE request_id = ?", [request_id])
+        db.execute("UPDATE intake_callbacks SET headers = '{}', sealed = '' WHERE request_id = ?", [request_id])
 
 
 def undelivered(db: Database, request_id: int) -> list[tuple[str, str]]:

@@ -322,6 +322,13 @@ def m014_intake(db: Database) -> None:
     db.execute("CREATE INDEX callbacks_pending ON callbacks (state, request_id, id)")
 
 
+@migrations()
+def m016_sealed_callback_targets(db: Database) -> None:
+    """Callback targets (URL and headers: a platform's credential) rest only sealed under PURGEBOT_INTAKE_KEY
+    (``bot.vault``). A migration has no key, so rows stored in the clear are sealed when ``serve`` starts."""
+    db.table("intake_callbacks").add_column("sealed", str)
+
+
 class SchemaTooNew(Exception):
     """The file was migrated by a newer purgebot: this code does not know every migration it holds."""
 

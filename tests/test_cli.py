@@ -265,6 +265,16 @@ def test_serve_with_a_malformed_variable_names_it(tmp_path: Path, variable: str,
     assert "Traceback" not in result.stderr
 
 
+def test_serve_with_the_intake_token_but_no_key_to_seal_callbacks_refuses_to_start(tmp_path: Path) -> None:
+    result = serve(PURGEBOT_DB=str(tmp_path / "p.db"), PURGEBOT_INTAKE_TOKEN="intake-token-0123456789abcdef")
+
+    assert result.returncode == 1
+    line = one_line(result.stderr + result.stdout)
+    assert line.startswith("purgebot: PURGEBOT_INTAKE_KEY must be set with PURGEBOT_INTAKE_TOKEN")
+    assert "intake-token-0123456789abcdef" not in result.stderr + result.stdout
+    assert not (tmp_path / "p.db").exists()  # refused before anything was opened
+
+
 def test_socket_mode_without_the_app_token_refuses_to_start(tmp_path: Path) -> None:
     result = serve("--socket-mode", without="SLACK_APP_TOKEN", PURGEBOT_DB=str(tmp_path / "p.db"))
 

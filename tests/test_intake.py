@@ -28,9 +28,11 @@ from bot.schedule import first_check_at
 from storage import intake, requests
 
 TOKEN = "intake-token-0123456789abcdef"
+KEY = "B3rATxNY1Ly_SEcx-zeIfXi_PcOXBlcKe4cDR2uQODY="  # PURGEBOT_INTAKE_KEY: seals the callback targets
 CALLBACK_AUTH = "Bearer ketch-callback-credential"
 INTAKE: dict[str, Any] = {
     "purgebot_intake_token": TOKEN,
+    "purgebot_intake_key": KEY,
     "purgebot_intake_channel": REQUESTS_CHANNEL,
     "purgebot_identity_map": "email=email,userId=user_id",
 }
@@ -125,7 +127,7 @@ def test_a_delete_request_is_filed_approved_purged_and_reported_completed(
         world.app_url + "/intake/requests/purge-1", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10.0
     )
     assert status.status_code == 200 and status.json()["state"] == "verified" and "123" not in status.text
-    assert world.bot.store.db.execute("SELECT headers FROM intake_callbacks").fetchall() == [("{}",)]
+    assert world.bot.store.db.execute("SELECT headers, sealed FROM intake_callbacks").fetchall() == [("{}", "")]
     page = report.markdown(report.build(world.bot.store.db, 1, now=clock.now()), ZoneInfo("UTC"))
     assert "| Requested by | Ketch (privacy platform) (platform:ketch)," in page
 
@@ -306,7 +308,7 @@ def test_a_refused_status_is_not_retried_and_status_shows_it(intake_world: World
     assert len(fake.attempts) == 1
     said = world.bot.status_board.status(1, world.people.bob.user_id).text
     assert "A `denied` status for the privacy platform is not delivered: the endpoint answered HTTP 401" in said
-    assert world.bot.store.db.execute("SELECT headers FROM intake_callbacks").fetchall() == [("{}",)]
+    assert world.bot.store.db.execute("SELECT headers, sealed FROM intake_callbacks").fetchall() == [("{}", "")]
 
 
 def test_a_subject_request_from_ketch_covers_every_workspace(

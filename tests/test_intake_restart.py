@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_intake import CALLBACK_AUTH, TOKEN, delete_request
+from test_intake import CALLBACK_AUTH, KEY, TOKEN, delete_request
 from test_restart import request_message, wait_until
 
 from bot.sandbox.ketch import FakeKetch
@@ -37,6 +37,7 @@ def test_a_kill_after_the_approval_is_stored_loses_no_status_and_sends_none_twic
         world,
         extra_env={
             "PURGEBOT_INTAKE_TOKEN": TOKEN,
+            "PURGEBOT_INTAKE_KEY": KEY,
             "PURGEBOT_INTAKE_CHANNEL": REQUESTS_CHANNEL,
             "PURGEBOT_IDENTITY_MAP": "userId=user_id",
         },

@@ -16,6 +16,8 @@ from bot.settings import Settings, SettingsError, load_settings
 
 PREFIXES = ("SLACK_", "LANGSMITH_", "PURGEBOT_")
 SECRET = "supersecret"
+KEY_NEW = "B3rATxNY1Ly_SEcx-zeIfXi_PcOXBlcKe4cDR2uQODY="  # Fernet keys for PURGEBOT_INTAKE_KEY
+KEY_OLD = "XsNtI2TcJMMbqvjR3lHMRiUR8506nWEUFK-s5bzIoMM="
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +32,8 @@ def plain(value: Any) -> Any:
     """A setting's value with secrets revealed and rates as (calls, seconds), for comparison."""
     if hasattr(value, "get_secret_value"):
         return value.get_secret_value()
+    if isinstance(value, tuple) and value and all(hasattr(item, "get_secret_value") for item in value):
+        return tuple(item.get_secret_value() for item in value)
     if hasattr(value, "as_tuple"):
         return value.as_tuple()
     return value
@@ -69,6 +73,7 @@ EVERY_VARIABLE: list[tuple[str, str, Any]] = [
     ("PURGEBOT_LOG_LEVEL", "DEBUG", "debug"),
     ("PORT", "8080", 8080),
     ("PURGEBOT_INTAKE_TOKEN", "t" * 32, "t" * 32),
+    ("PURGEBOT_INTAKE_KEY", f" {KEY_NEW} ,{KEY_OLD}", (KEY_NEW, KEY_OLD)),
     ("PURGEBOT_INTAKE_CHANNEL", "C0INTAKE", "C0INTAKE"),
     ("PURGEBOT_IDENTITY_MAP", "email=user_email, userId=user_id", (("email", "user_email"), ("userId", "user_id"))),
 ]
@@ -217,6 +222,8 @@ def test_a_malformed_value_is_one_line_starting_with_the_variable(
         ("SLACK_APP_TOKEN", f"xoxb-{SECRET}"),
         ("SLACK_APP_TOKEN", f" xapp-{SECRET}"),
         ("PURGEBOT_INTAKE_TOKEN", "short-" + SECRET[:4]),
+        ("PURGEBOT_INTAKE_KEY", f"{KEY_NEW},{SECRET}"),
+        ("PURGEBOT_INTAKE_KEY", KEY_NEW[:-2] + SECRET[:2]),
     ],
 )
 def test_a_malformed_secret_is_not_repeated(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

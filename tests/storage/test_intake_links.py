@@ -31,7 +31,7 @@ def link(store: Store, request_id: int, uid: str | None = "u-1", callbacks: int 
             uid=uid,
             tenant="axonic",
             answer={"kind": "DeleteResponse"},
-            callbacks=[(f"https://ketch.example/cb{n}", {"Authorization": "Bearer cb"}) for n in range(callbacks)],
+            callbacks=[("https://ketch.example", f"sealed-{n}") for n in range(callbacks)],
             at=T0,
         )
         return intake.callback_ids(db, request_id)
@@ -63,17 +63,36 @@ def test_each_request_offers_its_oldest_pending_status_and_a_retry_waits(store: 
     assert intake.undelivered(store.db, 1) == [("in_progress", "the endpoint answered HTTP 503")]
 
 
-def test_headers_are_blanked_once_nothing_more_is_owed(store: Store) -> None:
+def test_targets_are_blanked_once_nothing_more_is_owed(store: Store) -> None:
     (a,) = link(store, 1)
     with store.write() as db:
         row = intake.enqueue(db, request_id=1, callback_id=a, status="denied", payload={}, at=T0)
         intake.advance(db, 1, seq=5, closed=True)
-        intake.forget_headers_when_done(db, 1)
-    assert intake.due(store.db, T0)[0].headers == {"Authorization": "Bearer cb"}  # still owed
+        intake.forget_targets_when_done(db, 1)
+    assert intake.due(store.db, T0)[0].sealed == "sealed-0"  # still owed
     with store.write() as db:
         intake.mark_sent(db, row, at=T0)
-        intake.forget_headers_when_done(db, 1)
-    assert store.db.execute("SELECT headers FROM intake_callbacks").fetchall() == [("{}",)]
+        intake.forget_targets_when_done(db, 1)
+    assert store.db.execute("SELECT url, headers, sealed FROM intake_callbacks").fetchall() == [
+        ("https://ketch.example", "{}", "")
+    ]
+
+
+def test_a_target_stored_in_the_clear_is_listed_until_sealed(store: Store) -> None:
+    link(store, 1, callbacks=0)
+    with store.write() as db:
+        db.execute(  # as a version before m016 stored it
+            "INSERT INTO intake_callbacks (request_id, url, headers) VALUES (1, 'https://k.example/cb?t=1', ?)",
+            ['{"Authorization": "Bearer cb"}'],
+        )
+    ((callback_id, request_id, url, headers),) = intake.unsealed(store.db)
+    assert (request_id, url, headers) == (1, "https://k.example/cb?t=1", {"Authorization": "Bearer cb"})
+    with store.write() as db:
+        intake.seal(db, callback_id, origin="https://k.example", sealed="sealed")
+    assert intake.unsealed(store.db) == []
+    assert store.db.execute("SELECT url, headers, sealed FROM intake_callbacks").fetchall() == [
+        ("https://k.example", "{}", "sealed")
+    ]
 
 
 def test_news_are_events_after_the_cursor_of_an_open_link(store: Store) -> None:
