@@ -37,6 +37,7 @@ from bot.preview import Previewer
 from bot.scheduler import CheckScheduler
 from bot.settings import Settings
 from bot.status import StatusBoard
+from bot.status_feed import StatusFeed
 from bot.tasks import TaskContext
 from bot.vault import Vault
 from bot.verifier import Verifier
@@ -154,7 +155,7 @@ class PurgeBot:
         self.intake = Intake(store=self.store, filing=self.filing, vault=vault, clock=self.clock, settings=settings)
         self.callbacks = CallbackSender(
             store=self.store,
-            intake_api=self.intake,
+            feed=StatusFeed(store=self.store, clock=self.clock, settings=settings),
             vault=vault,
             clock=self.clock,
             owner=self.owner,

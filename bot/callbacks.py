@@ -18,7 +18,7 @@ from datetime import timedelta
 import httpx
 
 from bot.clock import Clock, utc_iso
-from bot.intake import Intake
+from bot.status_feed import StatusFeed
 from bot.vault import CallbackTarget, Unopenable, Vault
 from storage import claims, intake
 from storage.db import Store
@@ -30,13 +30,13 @@ RETRYABLE = frozenset({408, 429})
 
 
 class CallbackSender:
-    """One per process, driven by a ``Worker``: queue new statuses (``Intake.feed``), then send what is due."""
+    """One per process, driven by a ``Worker``: queue new statuses (``StatusFeed.feed``), then send what is due."""
 
     def __init__(
         self,
         *,
         store: Store,
-        intake_api: Intake,
+        feed: StatusFeed,
         vault: Vault,
         clock: Clock,
         owner: str,
@@ -47,7 +47,7 @@ class CallbackSender:
     ) -> None:
         """``backoff``: the first retry's delay in seconds, doubled per attempt up to ``max_backoff``."""
         self._store = store
-        self._intake = intake_api
+        self._feed = feed
         self._vault = vault
         self._clock = clock
         self._owner = owner
@@ -57,7 +57,7 @@ class CallbackSender:
 
     def step(self) -> bool:
         """True when anything was queued or attempted."""
-        queued = self._intake.feed()
+        queued = self._feed.feed()
         rows = intake.due(self._store.db, utc_iso(self._clock.now()))
         for row in rows:
             self._send(row)

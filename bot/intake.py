@@ -6,10 +6,8 @@ it is filed by ``Workflow.file``, so nothing enters from here that Slack would r
 previewed, approved by a second person, executed and checked like any other. The platform is its
 requester (``platform:<name>``), so every approver may approve it and none of them is the requester.
 
-What the platform hears afterwards is derived from the event chain (``feed``): each event that
-means a new status for the platform becomes a row in the ``callbacks`` outbox in one transaction
-with the cursor that says it was seen. A crash between a state change and its status loses nothing:
-the event is already stored, and the next ``feed`` turns it into the status row.
+What the platform hears afterwards is :mod:`bot.status_feed`'s work, and its delivery
+:mod:`bot.callbacks`'s.
 """
 
 from __future__ import annotations
@@ -18,19 +16,19 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
 from bot import grammar
-from bot.clock import Clock, parse_utc, utc_iso
+from bot.clock import Clock, utc_iso
 from bot.filing import Filing
 from bot.grammar import GrammarError, MetadataRequest, RequestOptions
 from bot.masking import mask
-from bot.schedule import first_check_at
 from bot.settings import Settings
+from bot.status_feed import DSR_V1, expected_completion
 from bot.vault import CallbackTarget, Vault
 from storage import batches, checks, intake, requests
 from storage.db import StorageError, Store
@@ -41,21 +39,6 @@ log = logging.getLogger(__name__)
 KETCH = "ketch"
 API = "api"
 PLATFORM_PREFIX = "platform:"
-DSR_V1 = "dsr/v1"
-
-# Which events tell the platform something new, and what: (status, final, reason).
-# event kind -> (status, final, reason). Reasons are dsr/v1's enum (DSRRequestStatusReason), never free
-# text: ``executed`` for a verified purge; a rejection, cancellation or expiry has no reason of its own
-# there, so ``unknown`` (its "unknown/other").
-_STATUS_OF: dict[str, tuple[str, bool, str | None]] = {
-    "approved": ("in_progress", False, None),
-    "checked": ("in_progress", False, None),
-    "verified": ("completed", True, "executed"),
-    "rejected": ("denied", True, "unknown"),
-    "cancelled": ("denied", True, "unknown"),
-    "expired": ("denied", True, "unknown"),
-}
-
 
 class IntakeRefused(Exception):
     """The platform's request cannot be taken: ``status`` is the HTTP status, ``code`` Ketch's error code."""
@@ -137,7 +120,7 @@ class Intake:
         pairs = [(self._identities[i["identitySpace"]], str(i["identityValue"])) for i in identities]
         regulation = str(request.get("regulation") or "a privacy regulation")[:40]
         due = _due_from(request.get("dueTimestamp"), self._settings)
-        expected = self.expected_completion()
+        expected = expected_completion(self._clock.now(), self._settings)
         answer = {
             "apiVersion": DSR_V1,
             "kind": "DeleteResponse",
@@ -180,13 +163,6 @@ class Intake:
             if space not in self._identities or identity.get("identityFormat", "raw") != "raw":
                 return "no_match"
         return None
-
-    def expected_completion(self) -> datetime:
-        """The first check after the coming weekend, plus a day for approval and execution."""
-        now = self._clock.now()
-        return first_check_at(now, self._settings.purgebot_verify_at, self._settings.purgebot_timezone) + timedelta(
-            days=1
-        )
 
     # -- purgebot's own API -----------------------------------------------------------------------
 
@@ -305,56 +281,6 @@ class Intake:
             raise IntakeRefused(503, "configuration", refusal.text)
         log.info("request filed from the intake API", extra={"request": f"PURGE-{filed[0]}", "platform": platform})
         return filed[0]
-
-    # -- status events ----------------------------------------------------------------------------
-
-    def feed(self) -> int:
-        """Turn new events of platform requests into status rows (one per callback); returns how many."""
-        queued = 0
-        now = self._clock.now()
-        with self._store.read_snapshot() as db:
-            if not intake.has_news(db):
-                return 0  # the usual case: no write lock taken every second for nothing
-        with self._store.write() as db:
-            for link in intake.open_links(db):
-                targets = intake.callback_ids(db, link.request_id)
-                last, closed = link.reported_seq, False
-                for seq, kind in intake.events_since(db, link.request_id, link.reported_seq):
-                    last = seq
-                    if kind not in _STATUS_OF:
-                        continue
-                    status, closed, reason = _STATUS_OF[kind]
-                    payload = self._status_event(db, link, status, reason)
-                    for callback_id in targets:
-                        intake.enqueue(
-                            db,
-                            request_id=link.request_id,
-                            callback_id=callback_id,
-                            status=status,
-                            payload=payload,
-                            at=utc_iso(now),
-                        )
-                        queued += 1
-                    if closed:
-                        break
-                if last != link.reported_seq or closed:
-                    intake.advance(db, link.request_id, seq=last, closed=closed)
-        return queued
-
-    def _status_event(self, db: Database, link: intake.Intake, status: str, reason: str | None) -> dict[str, Any]:
-        event: dict[str, Any] = {"status": status}
-        upcoming = checks.next_pending(db, link.request_id)
-        if status == "in_progress":
-            expected = parse_utc(upcoming.due_at) + timedelta(days=1) if upcoming else self.expected_completion()
-            event["expectedCompletionTimestamp"] = int(expected.timestamp())
-        if reason:
-            event["reason"] = reason
-        return {
-            "apiVersion": DSR_V1,
-            "kind": "DeleteStatusEvent",
-            "metadata": {"uid": link.uid or "", "tenant": link.tenant or ""},
-            "event": event,
-        }
 
 
 def _callbacks(given: Any) -> list[CallbackTarget]:
