@@ -9,7 +9,7 @@ read back from SQLite afterwards (``items.per_container``), so nothing is tallie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -53,15 +53,22 @@ class Resolver:
         origin: str = items.PREVIEW,
         status: str = items.REQUESTED,
         progress: Callable[[int, int], None] = lambda done, of: None,
+        skip: Container[str] = (),
+        covered: Callable[[str], None] = lambda project: None,
     ) -> dict[str, str]:
         """Search every project for traces, started in ``window``, in which any run carries any pair
         (every pair: two values of one key are both searched); store the new ones with their start times.
 
-        Returns the names of the projects searched (by ID), for the preview.
+        Projects in ``skip`` (by ID) were searched before; ``covered`` hears of each project whose
+        search finished, once its items are stored. Returns the names of the projects (by ID), for the
+        preview.
         """
         projects = list(self._langsmith.list_projects())
         lookup = self._langsmith.lookup()
         for n, project in enumerate(projects, start=1):
+            if project.id in skip:
+                progress(n, len(projects))
+                continue
             pages = lookup.find_traces(project.id, pairs, window)
             self._store_stream(
                 request_id,
@@ -70,6 +77,7 @@ class Resolver:
                 origin=origin,
                 status=status,
             )
+            covered(project.id)
             progress(n, len(projects))
         return {project.id: project.name for project in projects}
 

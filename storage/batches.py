@@ -1,4 +1,10 @@
-"""The ``batches`` table: each delete call is a row before it is sent, and marked when answered."""
+"""The ``batches`` table: each delete call is a row before it is sent, and marked when answered.
+
+A first-round batch of traces or examples is a range of positions in the approved set — the items of
+one project (traces) or of one workspace (examples) from ``first_seq`` to ``last_seq`` — so cutting
+it writes this one row. A re-send batch names its items by ``items.batch_id`` instead: what a check
+found remaining is scattered, not a range.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ class Batch:
     attempts: int
     kind: str
     workspace: str
+    first_seq: int | None  # the range of a first-round batch of traces or examples; None for the others
+    last_seq: int | None
 
 
 TRACES = "traces"
@@ -43,7 +51,7 @@ METADATA = "metadata"  # LangSmith's workspace-wide delete by metadata, one call
 
 _COLUMNS = (
     "id, request_id, round, session_id, size, digest, state, created_at, sent_at, status_code, response, attempts, "
-    "kind, workspace"
+    "kind, workspace, first_seq, last_seq"
 )
 
 
@@ -58,7 +66,9 @@ def create(
     at: str,
     kind: str = TRACES,
     workspace: str = DEFAULT_WORKSPACE,
+    seqs: tuple[int, int] | None = None,
 ) -> int:
+    """Store a pending batch; ``seqs`` is the (first, last) position of a first-round range."""
     return inserted_id(
         db.table("batches").insert(
             {
@@ -71,6 +81,8 @@ def create(
                 "created_at": at,
                 "kind": kind,
                 "workspace": workspace,
+                "first_seq": seqs[0] if seqs else None,
+                "last_seq": seqs[1] if seqs else None,
             }
         )
     )
@@ -80,15 +92,17 @@ def get(db: Database, batch_id: int) -> Batch:
     return Batch(*db.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = ?", [batch_id]).fetchone())
 
 
-def last_cut(db: Database, request_id: int, kind: str) -> tuple[str | None, int] | None:
-    """(project, position of its last item) of the last first-round batch of ``kind``: where cutting
-    the approved set into batches goes on after a restart. None before the first batch."""
+def last_cut(db: Database, request_id: int, kind: str, window: tuple[int, int]) -> tuple[str, int] | None:
+    """(group, last position) of the last first-round range of ``kind`` that reaches into ``window`` —
+    the group is the project of traces, the workspace of examples: where cutting that part of the
+    approved set goes on after a restart. None before its first batch. (A range cut before m017 may
+    span both parts of the approved set: it counts as the last of either.)"""
     row = db.execute(
-        "SELECT batches.session_id, (SELECT max(seq) FROM items WHERE items.batch_id = batches.id) FROM batches "
-        "WHERE request_id = ? AND kind = ? AND round = 0 ORDER BY id DESC LIMIT 1",
-        [request_id, kind],
+        "SELECT CASE WHEN kind = ? THEN session_id ELSE workspace END, last_seq FROM batches "
+        "WHERE request_id = ? AND kind = ? AND round = 0 AND last_seq >= ? AND first_seq < ? ORDER BY id DESC LIMIT 1",
+        [TRACES, request_id, kind, *window],
     ).fetchone()
-    return None if row is None or row[1] is None else (row[0], int(row[1]))
+    return None if row is None else (str(row[0]), int(row[1]))
 
 
 def for_request(db: Database, request_id: int, state: str | None = None, *, kind: str | None = None) -> list[Batch]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from storage import batches
 from storage.requests import DEFAULT_WORKSPACE
 
 REQUESTED = "requested"  # filed, not yet previewed
@@ -56,23 +57,29 @@ def add(
         db.execute("SELECT coalesce(max(seq) + 1, 0) FROM items WHERE request_id = ?", [request_id]).fetchone()[0]
     )
     before = db.conn.total_changes
+    # Plain tuples through one prepared statement: a search stores a million of these, and building a
+    # dict per row for sqlite-utils' insert_all was most of the bot's own cost of a search.
     rows = (
-        {
-            "request_id": request_id,
-            "seq": start + n,
-            "value": item.value,
-            "kind": kind,
-            "status": status,
-            "found": origin,
-            "as_of": item.as_of,
-            "start_time": item.started,
-            "session_id": item.container if kind == TRACE else None,
-            "dataset_id": item.container if kind == EXAMPLE else None,
-            "workspace": workspace,
-        }
+        (
+            request_id,
+            start + n,
+            item.value,
+            kind,
+            status,
+            origin,
+            item.as_of,
+            item.started,
+            item.container if kind == TRACE else None,
+            item.container if kind == EXAMPLE else None,
+            workspace,
+        )
         for n, item in enumerate(found)
     )
-    db.table("items").insert_all(rows, batch_size=1000, ignore=True)
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO items (request_id, seq, value, kind, status, found, as_of, start_time, session_id, "
+        "dataset_id, workspace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     return db.conn.total_changes - before
 
 
@@ -216,84 +223,75 @@ def set_all(db: Database, request_id: int, *, from_status: str, to_status: str) 
     db.execute("UPDATE items SET status = ? WHERE request_id = ? AND status = ?", [to_status, request_id, from_status])
 
 
-def next_chunk(
-    db: Database, request_id: int, kind: str, limit: int, *, after: tuple[str | None, int] | None = None
+def next_range(
+    db: Database, request_id: int, kind: str, limit: int, *, after: tuple[str, int] | None, window: tuple[int, int]
 ) -> list[tuple[int, str, str | None, str]]:
-    """(seq, value, project, workspace) of the next ≤ ``limit`` included items of ``kind`` not yet in a batch.
+    """(seq, value, project, workspace) of the next ≤ ``limit`` included items of ``kind`` at positions in
+    ``window``, after ``after`` — the group and position of the last item the previous batch took.
 
-    Traces come project by project, in order, from ``after`` — the project and position of the last
-    item the previous batch took — along ``idx_items_container``, so each cut reads only what it
-    takes (a project lives in one workspace). Examples are few and are cut across datasets, in order,
-    from the first not in a batch, within one workspace: a delete call goes to one workspace.
+    Traces come project by project, examples workspace by workspace (a delete call goes to one
+    workspace; a project lives in one), each group in order along ``idx_items_container``, so each cut
+    reads only what it takes. The items returned are exactly the range from the first to the last:
+    items are appended, so none can join a range once cut.
     """
-    if kind == EXAMPLE:
-        first = db.execute(
-            "SELECT workspace FROM items WHERE request_id = ? AND kind = ? AND status = ? "
-            "AND session_id IS NULL AND batch_id IS NULL ORDER BY seq LIMIT 1",
-            [request_id, kind, INCLUDED],
-        ).fetchone()
-        if first is None:
-            return []
-        examples = db.execute(
-            "SELECT seq, value, NULL, workspace FROM items WHERE request_id = ? AND kind = ? AND status = ? "
-            "AND session_id IS NULL AND batch_id IS NULL AND workspace = ? ORDER BY seq LIMIT ?",
-            [request_id, kind, INCLUDED, first[0], limit],
-        )
-        return [(r[0], r[1], r[2], r[3]) for r in examples]
-    project, seq = after if after is not None else ("", -1)
-    while project is not None:
+    column, extra = ("session_id", "") if kind == TRACE else ("workspace", " AND session_id IS NULL")
+    group, seq = after if after is not None else ("", -1)
+    first, end = window
+    while True:
         rows = db.execute(
-            "SELECT seq, value, session_id, workspace FROM items WHERE request_id = ? AND kind = ? AND status = ? "
-            "AND session_id = ? AND seq > ? AND batch_id IS NULL ORDER BY seq LIMIT ?",
-            [request_id, kind, INCLUDED, project, seq, limit],
+            # the group's index, not the key's: by (request, position) SQLite would walk every project
+            "SELECT seq, value, session_id, workspace FROM items INDEXED BY idx_items_container "
+            f"WHERE request_id = ? AND kind = ? AND status = ?{extra} AND {column} = ? AND seq >= ? AND seq < ? "
+            "ORDER BY seq LIMIT ?",
+            [request_id, kind, INCLUDED, group, max(seq + 1, first), end, limit],
         ).fetchall()
         if rows:
             return [(r[0], r[1], r[2], r[3]) for r in rows]
-        project, seq = (
+        group, seq = (
             db.execute(
-                "SELECT min(session_id) FROM items WHERE request_id = ? AND kind = ? AND status = ? AND session_id > ?",
-                [request_id, kind, INCLUDED, project],
+                f"SELECT min({column}) FROM items WHERE request_id = ? AND kind = ? AND status = ?{extra} "
+                f"AND {column} > ?",
+                [request_id, kind, INCLUDED, group],
             ).fetchone()[0],
             -1,
         )
-    return []
+        if group is None:
+            return []
 
 
-def batch_plan(db: Database, request_id: int, kind: str, size: int, *, per_container: bool) -> tuple[int, int]:
-    """(batches, items) that cutting the included items of ``kind`` into batches of ``size`` comes to —
-    within each container, or across them within each workspace — known before the batches are written."""
-    groups = "session_id" if per_container else "workspace"
+def batch_plan(db: Database, request_id: int, kind: str, size: int, *, window: tuple[int, int]) -> tuple[int, int]:
+    """(batches, items) that cutting the included items of ``kind`` at positions in ``window`` into
+    batches of ``size`` comes to — within each project (traces) or each workspace (examples), as
+    :func:`next_range` cuts them — known before the batches are written."""
+    groups = "session_id" if kind == TRACE else "workspace"
     row = db.execute(
         f"SELECT coalesce(sum((n + ? - 1) / ?), 0), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM items "
-        f"WHERE request_id = ? AND kind = ? AND status = ? GROUP BY {groups})",
-        [size, size, request_id, kind, INCLUDED],
+        f"WHERE request_id = ? AND kind = ? AND status = ? AND seq >= ? AND seq < ? GROUP BY {groups})",
+        [size, size, request_id, kind, INCLUDED, *window],
     ).fetchone()
     return int(row[0]), int(row[1])
 
 
-def assign(db: Database, request_id: int, seqs: Sequence[int], batch_id: int) -> None:
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start : start + 500]
-        db.execute(
-            f"UPDATE items SET batch_id = ? WHERE request_id = ? AND seq IN ({', '.join('?' * len(chunk))})",
-            [batch_id, request_id, *chunk],
-        )
-
-
+# An item is sent when a re-send holds it (``batch_id``: a re-send only ever holds items an accepted
+# batch carried before, or ones a check found, so it counts even while pending), or when the sent
+# first-round range of its project or workspace covers its position. Ranges of one group do not
+# overlap, so the one that can cover an item is the last to start at or before it (one index seek).
 _SENT = (
-    "FROM items {index} JOIN batches ON batches.id = items.batch_id "
-    "WHERE items.request_id = ? AND items.kind = ? AND items.status = ? "
-    "AND (batches.state = 'sent' OR batches.round > 0)"
+    "FROM items {index} WHERE items.request_id = ? AND items.kind = ? AND items.status = ? "
+    "AND (items.batch_id IS NOT NULL OR coalesce((SELECT ranges.state = 'sent' AND ranges.last_seq >= items.seq "
+    "FROM batches AS ranges WHERE ranges.request_id = items.request_id AND ranges.round = 0 AND ranges.kind = ? "
+    "AND ranges.workspace = items.workspace AND ranges.session_id IS items.session_id "
+    "AND ranges.first_seq <= items.seq ORDER BY ranges.first_seq DESC LIMIT 1), 0))"
 )
+
+
+def _sent_params(request_id: int, kind: str) -> list[object]:
+    return [request_id, kind, INCLUDED, batches.TRACES if kind == TRACE else batches.EXAMPLES]
 
 
 def sent(db: Database, request_id: int, kind: str = TRACE, *, workspace: str | None = None) -> list[Found]:
     """Every item of ``kind`` LangSmith has accepted a delete for, grouped by container; in one
-    workspace, or in all.
-
-    An item's ``batch_id`` names its latest batch; a re-send batch (round > 0) only ever holds
-    items that an accepted batch carried before, so those count as sent even while pending.
-    """
+    workspace, or in all."""
     column = "session_id" if kind == TRACE else "dataset_id"
     only, params = _in_workspace(workspace, "items.")
     return [
@@ -301,7 +299,7 @@ def sent(db: Database, request_id: int, kind: str = TRACE, *, workspace: str | N
         for r in db.execute(
             f"SELECT items.value, items.{column}, items.as_of {_SENT.format(index='')}{only} "
             f"ORDER BY items.{column}, items.seq",
-            [request_id, kind, INCLUDED, *params],
+            [*_sent_params(request_id, kind), *params],
         )
     ]
 
@@ -310,9 +308,9 @@ def sent_count(db: Database, request_id: int, kind: str = TRACE, *, workspace: s
     """How many items of ``kind`` LangSmith has accepted a delete for (see :func:`sent`)."""
     only, params = _in_workspace(workspace, "items.")
     return int(
-        db.execute(f"SELECT count(*) {_SENT.format(index='')}{only}", [request_id, kind, INCLUDED, *params]).fetchone()[
-            0
-        ]
+        db.execute(
+            f"SELECT count(*) {_SENT.format(index='')}{only}", [*_sent_params(request_id, kind), *params]
+        ).fetchone()[0]
     )
 
 
@@ -334,14 +332,25 @@ def sent_among(db: Database, request_id: int, kind: str, candidates: Sequence[st
                 # by value (the planner would otherwise walk every item of the request by status)
                 f"SELECT items.value, items.{column}, items.as_of {_SENT.format(index='INDEXED BY uq_items_value')} "
                 f"AND items.value IN ({', '.join('?' * len(chunk))})",
-                [request_id, kind, INCLUDED, *chunk],
+                [*_sent_params(request_id, kind), *chunk],
             )
         )
     return found
 
 
-def in_batch(db: Database, batch_id: int) -> list[str]:
-    return [row[0] for row in db.execute("SELECT value FROM items WHERE batch_id = ? ORDER BY seq", [batch_id])]
+def in_batch(db: Database, batch: batches.Batch) -> list[str]:
+    """The values a batch holds: its range of the approved set, or the items a re-send took."""
+    params: list[object]
+    if batch.first_seq is None or batch.last_seq is None:
+        query, params = "SELECT value FROM items WHERE batch_id = ? ORDER BY seq", [batch.id]
+    else:
+        query = (
+            "SELECT value FROM items WHERE request_id = ? AND kind = ? AND status = ? AND session_id IS ? "
+            "AND workspace = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+        )
+        kind = TRACE if batch.kind == batches.TRACES else EXAMPLE
+        params = [batch.request_id, kind, INCLUDED, batch.session_id, batch.workspace, batch.first_seq, batch.last_seq]
+    return [row[0] for row in db.execute(query, params)]
 
 
 def reassign(db: Database, request_id: int, kind: str, values_: Sequence[str], batch_id: int) -> None:

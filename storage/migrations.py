@@ -329,6 +329,38 @@ def m016_sealed_callback_targets(db: Database) -> None:
     db.table("intake_callbacks").add_column("sealed", str)
 
 
+@migrations()
+def m017_batch_ranges(db: Database) -> None:
+    """A first-round batch is a range of positions — the items of one project (traces) or one workspace
+    (examples), in the approved set, from ``first_seq`` to ``last_seq`` — so cutting a batch writes one
+    row, not a row per item. ``items.batch_id`` now names only a re-send batch. Batches cut before this
+    took their items in order, so each becomes the range from its first to its last item; an item a
+    re-send took keeps that re-send's ``batch_id``. A search at execution overlaps the first deletes, so
+    when it finished (``requests.searched_again_at``) and which projects it covered are recorded; a
+    request with batches from before this ran its search before cutting them."""
+    db.table("batches").add_column("first_seq", int)
+    db.table("batches").add_column("last_seq", int)
+    db.execute(
+        "UPDATE batches SET first_seq = (SELECT min(seq) FROM items WHERE items.batch_id = batches.id), "
+        "last_seq = (SELECT max(seq) FROM items WHERE items.batch_id = batches.id) "
+        "WHERE round = 0 AND kind IN ('traces', 'examples')"
+    )
+    db.execute("UPDATE items SET batch_id = NULL WHERE batch_id IN (SELECT id FROM batches WHERE round = 0)")
+    db.execute(
+        "CREATE INDEX idx_batches_ranges ON batches (request_id, kind, workspace, session_id, first_seq) "
+        "WHERE round = 0"
+    )
+    db.table("requests").add_column("searched_again_at", str)
+    db.execute(
+        "UPDATE requests SET searched_again_at = (SELECT min(created_at) FROM batches "
+        "WHERE batches.request_id = requests.id) WHERE kind = 'metadata'"
+    )
+    db.table("search_covered").create(
+        {"request_id": int, "workspace": str, "project": str, "at": str},
+        pk=("request_id", "workspace", "project"),
+    )
+
+
 class SchemaTooNew(Exception):
     """The file was migrated by a newer purgebot: this code does not know every migration it holds."""
 

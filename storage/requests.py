@@ -49,6 +49,7 @@ class Request:
     included_examples: int
     redacted_at: str | None  # when the message was edited down to counts, once the request came to rest
     workspaces: str | None  # JSON list of the LangSmith workspaces it covers; None: ``default`` (before m011)
+    searched_again_at: str | None  # when the search at execution finished (subject purges; m017)
 
     @property
     def label(self) -> str:

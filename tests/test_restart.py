@@ -106,7 +106,7 @@ def assert_nothing_lost(world: World, server: ServeProcess, store: Store, ids: l
     rows = batches.for_request(db, 1)
     assert sorted(b.size for b in rows) == [500, 1000, 1000, 1000]
     assert [(b.state, b.attempts, b.status_code) for b in rows] == [("sent", 1, 202)] * 4
-    batch_ids = {frozenset(items.in_batch(db, b.id)) for b in rows}
+    batch_ids = {frozenset(items.in_batch(db, b)) for b in rows}
     assert set().union(*batch_ids) == set(ids)
 
     deletes = world.langsmith.calls_to("runs/delete")
@@ -162,7 +162,7 @@ def test_a_kill_between_batches_resumes_at_once_and_loses_no_batch(world: World,
         assert took < 15, f"the restart took {took:.1f}s to finish: it waited for the lease"
         assert server.log_text().count(TAKEOVER) == 1
         sent = assert_nothing_lost(world, server, store, ids)
-        first_batch = frozenset(items.in_batch(store.db, before[0].id))
+        first_batch = frozenset(items.in_batch(store.db, before[0]))
         assert sent[first_batch] == 1  # the batch answered before the kill is not sent again
         assert len(world.langsmith.calls_to("runs/delete")) <= 5
         assert server.stop() == 0  # and a graceful stop (SIGTERM) exits cleanly

@@ -294,7 +294,7 @@ class _Trial:
         with _store(self.world.db_path) as store:
             request = requests.get(store.db, 1)
             rows = batches.for_request(store.db, 1)
-            recorded = {_batch_key(b, items.in_batch(store.db, b.id)) for b in rows if b.state == batches.SENT}
+            recorded = {_batch_key(b, items.in_batch(store.db, b)) for b in rows if b.state == batches.SENT}
             found = items.count(store.db, 1, kind=items.TRACE)
             unsent = outbox.pending_count(store.db)
         unanswered = made - recorded
@@ -391,7 +391,7 @@ class _Trial:
         kinds = [e.kind for e in events.for_request(db, 1)]
         expect(kinds.count("submitted") == 1, f"{kinds.count('submitted')} 'submitted' events")
 
-        stored_calls = {_batch_key(b, items.in_batch(db, b.id)) for b in rows}
+        stored_calls = {_batch_key(b, items.in_batch(db, b)) for b in rows}
         deletes = self.world.langsmith.calls_to("runs/delete")
         made = Counter(_call_key(call) for call in deletes)
         expect(set(made) == stored_calls, "a delete call does not match any stored batch (re-cut or extra)")

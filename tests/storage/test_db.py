@@ -23,6 +23,7 @@ from storage.migrations import migrate
 
 TABLES = {"requests", "items", "batches", "checks", "events", "outbox", "messages", "interactions", "pairs", "texts"}
 TABLES |= {"intake", "intake_callbacks", "callbacks"}  # m014: requests from privacy platforms
+TABLES |= {"search_covered"}  # m017: the projects a search at execution has finished
 MIGRATIONS_TABLE = "_sqlite_migrations"
 # <linux/prctl.h>, <linux/capability.h>
 PR_CAPBSET_DROP = 24

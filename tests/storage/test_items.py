@@ -32,12 +32,22 @@ def trace_ids(project: str, n: int) -> list[Found]:
     return [Found(f"{project}-{i:05d}", project) for i in range(n)]
 
 
-def cut_all(store: Store, request_id: int, kind: str, size: int) -> list[list[str]]:
-    """Cut batches the way the executor does, resuming from ``last_cut`` before every cut."""
+EVERYTHING = (0, 2**62)
+
+
+def cut_all(
+    store: Store, request_id: int, kind: str, size: int, window: tuple[int, int] = EVERYTHING
+) -> list[list[str]]:
+    """Cut range batches the way the executor does, resuming from ``last_cut`` before every cut."""
     batch_kind = batches.TRACES if kind == items.TRACE else batches.EXAMPLES
     cut = []
-    while chunk := items.next_chunk(
-        store.db, request_id, kind, size, after=batches.last_cut(store.db, request_id, batch_kind)
+    while chunk := items.next_range(
+        store.db,
+        request_id,
+        kind,
+        size,
+        after=batches.last_cut(store.db, request_id, batch_kind, window),
+        window=window,
     ):
         with store.write() as db:
             batch_id = batches.create(
@@ -49,9 +59,12 @@ def cut_all(store: Store, request_id: int, kind: str, size: int) -> list[list[st
                 size=len(chunk),
                 digest="d",
                 at="t",
+                workspace=chunk[0][3],
+                seqs=(chunk[0][0], chunk[-1][0]),
             )
-            items.assign(db, request_id, [row[0] for row in chunk], batch_id)
-        cut.append(items.in_batch(store.db, batch_id))
+            batch = batches.get(db, batch_id)
+        cut.append(items.in_batch(store.db, batch))
+        assert cut[-1] == [row[1] for row in chunk]  # the range holds exactly what was cut
     return cut
 
 
@@ -70,19 +83,28 @@ def test_traces_are_cut_project_by_project_in_order_and_each_item_once(store: St
     assert [value for batch in cut for value in batch] == sorted(v.value for v in trace_ids("p-a", 12)) + sorted(
         v.value for v in trace_ids("p-b", 25)
     )
-    assert items.next_chunk(store.db, request_id, items.TRACE, 10, after=None) == []  # all cut; unknown never
+    last = batches.last_cut(store.db, request_id, batches.TRACES, EVERYTHING)
+    assert items.next_range(store.db, request_id, items.TRACE, 10, after=last, window=EVERYTHING) == []  # unknown never
 
 
 def test_cutting_resumes_after_the_last_batch_and_skips_items_already_in_one(store: Store) -> None:
     request_id = new_request(store)
     with store.write() as db:
         items.add(db, request_id, trace_ids("p-a", 30), status=items.INCLUDED)
-    first = items.next_chunk(store.db, request_id, items.TRACE, 10)
+    first = items.next_range(store.db, request_id, items.TRACE, 10, after=None, window=EVERYTHING)
     with store.write() as db:
-        batch_id = batches.create(db, request_id=request_id, round_=0, session_id="p-a", size=10, digest="d", at="t")
-        items.assign(db, request_id, [row[0] for row in first], batch_id)
+        batches.create(
+            db,
+            request_id=request_id,
+            round_=0,
+            session_id="p-a",
+            size=10,
+            digest="d",
+            at="t",
+            seqs=(first[0][0], first[-1][0]),
+        )
 
-    assert batches.last_cut(store.db, request_id, batches.TRACES) == ("p-a", first[-1][0])
+    assert batches.last_cut(store.db, request_id, batches.TRACES, EVERYTHING) == ("p-a", first[-1][0])
     # a restart cuts on from there: the next batch starts with the 11th item
     rest = cut_all(store, request_id, items.TRACE, 10)
     assert rest[0][0] == "p-a-00010" and sum(len(batch) for batch in rest) == 20
@@ -155,5 +177,54 @@ def test_m005_fills_the_counts_of_requests_filed_before_it(tmp_path: Path) -> No
     try:
         request = requests.get(store.db, 1)
         assert (request.included_traces, request.included_examples) == (1, 1)
+    finally:
+        store.close()
+
+
+def test_m017_turns_per_item_batches_into_ranges_that_read_the_same(tmp_path: Path) -> None:
+    """A file cut before m017 — every item pointing at its batch, one item taken by a re-send, one
+    batch still pending mid-cut — reads the same sent set after it, and cutting goes on where it was."""
+    from sqlite_utils import Database
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    old = Database(conn)
+    migrations.apply(old, stop_before="m017_batch_ranges")
+    old.execute(
+        "INSERT INTO requests (kind, state, requester, channel, reason, created_at, updated_at, item_count) "
+        "VALUES ('metadata', 'executing', 'U1', 'C1', 'r', 't', 't', 9)"
+    )
+    # p-a: 0..3 in batch 1 (sent), 4..5 in batch 2 (pending); p-b: 6..8 not cut yet; seq 2 re-sent in batch 3
+    layout = [("p-a", 1)] * 4 + [("p-a", 2)] * 2 + [("p-b", None)] * 3
+    for seq, (project, batch_id) in enumerate(layout):
+        old.execute(
+            "INSERT INTO items (request_id, seq, value, kind, status, session_id, batch_id) "
+            "VALUES (1, ?, ?, 'trace', 'included', ?, ?)",
+            [seq, f"t{seq}", project, 3 if seq == 2 else batch_id],
+        )
+    for batch_id, round_, state, size in [(1, 0, "sent", 4), (2, 0, "pending", 2), (3, 1, "pending", 1)]:
+        old.execute(
+            "INSERT INTO batches (id, request_id, round, session_id, size, digest, state, created_at, kind, workspace) "
+            "VALUES (?, 1, ?, 'p-a', ?, 'd', ?, 't', 'traces', 'default')",
+            [batch_id, round_, size, state],
+        )
+    expected_sent = ["t0", "t1", "t2", "t3"]
+    conn.commit()
+    conn.close()
+
+    store = Store(path)
+    try:
+        db = store.db
+        assert [f.value for f in items.sent(db, 1)] == expected_sent
+        assert items.sent_count(db, 1) == 4
+        assert [f.value for f in items.sent_among(db, 1, items.TRACE, ["t2", "t4", "t7"])] == ["t2"]
+        first, second, resend = batches.for_request(db, 1)
+        assert (first.first_seq, first.last_seq, second.first_seq, second.last_seq) == (0, 3, 4, 5)
+        assert items.in_batch(db, first) == ["t0", "t1", "t2", "t3"]  # the re-sent item was cut in it
+        assert items.in_batch(db, resend) == ["t2"]  # a re-send keeps its per-item rows
+        assert db.execute("SELECT count(*) FROM items WHERE batch_id IS NOT NULL").fetchone()[0] == 1
+        assert requests.get(db, 1).searched_again_at == "t"  # its search ran before its first batch
+        # cutting goes on with p-b, nothing of p-a twice
+        assert cut_all(store, 1, items.TRACE, 10, window=(0, 9)) == [["t6", "t7", "t8"]]
     finally:
         store.close()
