@@ -80,12 +80,18 @@ class FirstRound:
         if self._search is not None:
             self._search.exception()  # waits; its error, if any, was read by the iteration or is moot
 
+    def _search_refused(self) -> bool:
+        """LangSmith refused the search beside (the request fails): nothing more is cut. An outage of
+        it does not stop the previewed set, whose deletes the approval covers either way."""
+        search = self._search
+        return search is not None and search.done() and isinstance(search.exception(), LangSmithRejected)
+
     def _ranges(self, window: tuple[int, int]) -> Iterator[batches.Batch]:
         context, request = self._context, self._request
         now = utc_iso(context.clock.now())
         for kind, batch_kind in _KINDS:
             after = batches.last_cut(context.store.db, request.id, batch_kind, window)
-            while True:
+            while not self._search_refused():
                 # Read and digest outside the write lock (this claim's holder is the only one cutting
                 # batches of the request), so the senders recording answers wait only for the insert.
                 chunk = items.next_range(context.store.db, request.id, kind, BATCH_SIZE, after=after, window=window)

@@ -138,6 +138,28 @@ def test_langsmith_failing_the_search_mid_overlap_keeps_the_deletes_sent_and_res
     assert state(world) == "submitted"
 
 
+def test_langsmith_refusing_the_search_fails_the_request_and_cuts_nothing_more(world: World) -> None:
+    assert world.people is not None and world.bot is not None
+    store = world.bot.store
+    projects, _ = seed(world.langsmith, per_project=900)
+    world.people.alice.slash("metadata user_id=123 --reason DSR-10", channel_id=REQUESTS_CHANNEL)
+    root = request_message(world)
+    late = appear_late(world.langsmith, projects)
+    world.langsmith.inject("runs/query", status=403, times=40, body={"detail": "Forbidden"})
+
+    world.people.bob.click(root, "Approve")
+    wait_state(world, "failed")
+
+    assert requests.get(store.db, 1).searched_again_at is None
+    assert not late & set(accepted(world.langsmith)), "a trace the refused search did not report was deleted"
+    kinds = [e.kind for e in events.for_request(store.db, 1)]
+    assert "failed" in kinds and "submitted" not in kinds and "searched_again" not in kinds
+    # what went out before the refusal stays recorded, each batch once
+    sent = batches.for_request(store.db, 1, batches.SENT)
+    assert kinds.count("batch_sent") == len(sent) and all(b.attempts == 1 for b in sent)
+    wait_thread(world, root, "failed")
+
+
 # ---------------------------------------------------------------------------- a real SIGKILL
 
 
