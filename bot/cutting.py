@@ -3,8 +3,8 @@
 A batch of traces is a range of positions in the approved set — ≤1000 items of one project — and a
 batch of examples ≤1000 items of one workspace (``storage.batches``); then, for subject purges when
 enabled, the workspace-wide delete by metadata. Each batch is one row, stored before it is yielded:
-nothing is sent that is not a row first. The approved set as the preview showed it (positions below
-``item_count``) is cut while the search at execution still runs; what that search adds sits past it
+nothing is sent that is not a row first. The approved set as the preview showed it (the positions
+up to its last item) is cut while the search at execution still runs; what that search adds sits past it
 and is cut once the search is done. Each part goes on after a restart from its last range.
 """
 
@@ -14,6 +14,8 @@ import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+
+from sqlite_utils import Database
 
 from bot.clock import utc_iso
 from bot.langsmith import LangSmithRejected, LangSmithUnavailable
@@ -29,9 +31,12 @@ _KINDS = ((items.TRACE, batches.TRACES), (items.EXAMPLE, batches.EXAMPLES))
 _END = 2**62  # past any position
 
 
-def windows(request: Request) -> tuple[tuple[int, int], tuple[int, int]]:
-    """The approved set as previewed, and what the search at execution appended after it."""
-    return (0, request.item_count), (request.item_count, _END)
+def windows(db: Database, request: Request) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The approved set as previewed, and what the search at execution appended after it (by
+    position: a search skips the duplicates it meets, so positions can have gaps and the previewed
+    set may end past ``item_count``)."""
+    end = items.previewed_end(db, request.id)
+    return (0, end), (end, _END)
 
 
 class FirstRound:
@@ -60,7 +65,7 @@ class FirstRound:
         self.halted = False
 
     def __iter__(self) -> Iterator[batches.Batch]:
-        previewed, found_since = windows(self._request)
+        previewed, found_since = windows(self._context.store.db, self._request)
         yield from self._ranges(previewed)
         if self._search is not None:
             try:
@@ -147,7 +152,7 @@ def plan(context: TaskContext, request: Request) -> dict[str, tuple[int, int]]:
     db = context.store.db
     counted = {}
     for kind, batch_kind in _KINDS:
-        parts = [items.batch_plan(db, request.id, kind, BATCH_SIZE, window=window) for window in windows(request)]
+        parts = [items.batch_plan(db, request.id, kind, BATCH_SIZE, window=window) for window in windows(db, request)]
         counted[batch_kind] = (sum(p[0] for p in parts), sum(p[1] for p in parts))
     return counted
 

@@ -101,6 +101,15 @@ def count_from(db: Database, request_id: int, first_seq: int, *, origin: str) ->
     )
 
 
+def previewed_end(db: Database, request_id: int) -> int:
+    """The position just past the last item found before the approval: what a search at execution (or
+    a check) adds comes after it. Read back from the end, so it touches only that tail."""
+    row = db.execute(
+        "SELECT seq FROM items WHERE request_id = ? AND found = ? ORDER BY seq DESC LIMIT 1", [request_id, PREVIEW]
+    ).fetchone()
+    return 0 if row is None else int(row[0]) + 1
+
+
 def values(db: Database, request_id: int, status: str | None = None, *, kind: str | None = None) -> list[str]:
     where, params = _where(request_id, status, kind, None)
     return [row[0] for row in db.execute(f"SELECT value FROM items WHERE {where} ORDER BY seq", params)]

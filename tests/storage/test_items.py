@@ -228,3 +228,15 @@ def test_m017_turns_per_item_batches_into_ranges_that_read_the_same(tmp_path: Pa
         assert cut_all(store, 1, items.TRACE, 10, window=(0, 9)) == [["t6", "t7", "t8"]]
     finally:
         store.close()
+
+
+def test_the_previewed_set_ends_after_its_last_item_even_where_duplicates_left_gaps(store: Store) -> None:
+    request_id = new_request(store)
+    with store.write() as db:
+        assert items.previewed_end(db, request_id) == 0
+        # a trace found by two of its runs is skipped the second time: positions 0, 1, 3 (2 was the duplicate)
+        items.add(db, request_id, [Found("t-1", "p"), Found("t-2", "p"), Found("t-1", "p"), Found("t-3", "p")])
+        items.add(db, request_id, [Found("t-4", "p")], origin=items.EXECUTION)
+
+    assert items.count(store.db, request_id, origin=items.PREVIEW) == 3
+    assert items.previewed_end(store.db, request_id) == 4  # past t-3 at position 3, before t-4
