@@ -9,7 +9,6 @@ at any point resumes on restart and re-sends at most the batches that were in fl
 
 from __future__ import annotations
 
-import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -27,8 +26,6 @@ from bot.states import Actor, State, sources
 from bot.tasks import ACTOR, TaskContext
 from storage import batches, checks, requests
 from storage.requests import Request
-
-log = logging.getLogger(__name__)
 
 WAIT_NOTICE = 3.0  # a wait on LangSmith at least this long (seconds) shows in the progress message
 ATTACHMENT_DELAY = timedelta(days=7)  # LangSmith removes example attachments within 7 days
