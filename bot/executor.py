@@ -89,7 +89,10 @@ class Executor:
         stop = threading.Event()
         search: Future[None] | None = None
         if search_again.needed(request):  # beside the first deletes, not before them
-            halted = lambda: self._halting.is_set() or stop.is_set()  # noqa: E731
+
+            def halted() -> bool:
+                return self._halting.is_set() or stop.is_set()
+
             search = self._searching.submit(search_again.search_again, context, request, lease, halted=halted)
         first_round = FirstRound(context, request, lease, search, stop=stop)
         try:
