@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from slack_bolt import App
@@ -38,6 +39,7 @@ from bot.scheduler import CheckScheduler
 from bot.settings import Settings
 from bot.status import StatusBoard
 from bot.status_feed import StatusFeed
+from bot.supervisor import WorkerSupervisor
 from bot.tasks import TaskContext
 from bot.vault import Vault
 from bot.verifier import Verifier
@@ -80,8 +82,13 @@ class PurgeBot:
         clock: Clock | None = None,
         tuning: Tuning | None = None,
         environ: Mapping[str, str] | None = None,
+        worker_process: bool = False,
     ) -> None:
-        """``environ`` holds the keys a workspaces file names (default: the process environment)."""
+        """``environ`` holds the keys a workspaces file names (default: the process environment).
+
+        ``worker_process``: this process only listens (``purgebot serve``); ``start`` runs the background
+        work in a supervised child process (:mod:`bot.supervisor`) instead of on threads here.
+        """
         tuning = tuning or Tuning()
         configured = load_workspaces(settings, os.environ if environ is None else environ)
         self.settings = settings
@@ -169,6 +176,7 @@ class PurgeBot:
         self.scheduler = CheckScheduler(
             self._tick, interval=tuning.check_interval, stall_grace=tuning.scheduler_stall_grace
         )
+        self._supervisor = WorkerSupervisor() if worker_process else None
         self._bolt: App | None = None
         self._running = False
 
@@ -195,7 +203,12 @@ class PurgeBot:
         return self._bolt
 
     def start(self) -> None:
-        """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
+        """Start the executor, the notifier and the check scheduler (each resumes what is pending), here
+        or in the worker process."""
+        self._running = True
+        if self._supervisor is not None:
+            self._supervisor.start()
+            return
         self.reclaim_dead_claims()
         self.workflow.redact_rested()
         self.callbacks.seal_clear_targets()
@@ -204,9 +217,11 @@ class PurgeBot:
         self._notifier_worker.start()
         self._callback_worker.start()
         self.scheduler.start()
-        self._running = True
 
     def stop(self) -> None:
+        if self._running and self._supervisor is not None:
+            self._supervisor.stop()
+            self._running = False
         if self._running:
             self.executor.halt()  # else the executor sends every remaining batch before it stops
             self.previewer.halt()  # and a long search goes on through the whole workspace
@@ -226,17 +241,27 @@ class PurgeBot:
     def workers(self) -> tuple[Worker, ...]:
         return (self._previewer_worker, self._executor_worker, self._notifier_worker, self._callback_worker)
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id, when this process runs one."""
+        return self._supervisor.pid if self._supervisor is not None else None
+
     def health(self) -> list[str]:
         """Why the bot cannot do its work now, one reason a line (empty: it can); ``/healthz`` shows them."""
         if not self._running:
             return ["the workers are not running"]
+        problems = self._supervisor.problems() if self._supervisor is not None else self.work_problems()
+        unwritable = self.store.write_problem()
+        if unwritable:
+            problems.append(f"the database is not writable: {unwritable}")
+        return problems
+
+    def work_problems(self) -> list[str]:
+        """Why the background work is not running here (what the worker process reports to the listener)."""
         problems = [f"the {worker.name} worker has stopped" for worker in self.workers if not worker.alive]
         stalled = self.scheduler.stalled()
         if stalled:
             problems.append(stalled)
-        unwritable = self.store.write_problem()
-        if unwritable:
-            problems.append(f"the database is not writable: {unwritable}")
         return problems
 
     def _tick(self) -> None:
@@ -263,6 +288,10 @@ class PurgeBot:
         return freed
 
     def wake(self) -> None:
+        """New work was stored: cut the workers' idle wait short (in the worker process, if there is one)."""
+        if self._supervisor is not None:
+            self._supervisor.nudge()
+            return
         self._previewer_worker.wake()
         self._executor_worker.wake()
         self._notifier_worker.wake()
@@ -316,4 +345,13 @@ def _owner_is_dead(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid_text))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that exited but was not reaped yet (a killed worker whose parent died too): dead all the same."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc here: count it as alive, and its claims run out with their leases
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

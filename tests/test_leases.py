@@ -79,15 +79,16 @@ def test_a_server_whose_lease_was_taken_stops_and_no_item_is_cut_twice(
     wait_until("three batches are sent", lambda: sent_batches(world.db_path) >= 3)
 
     holder = owner(world.db_path)
-    old = next(server for server in servers if f":{server.pid}:" in holder)
-    assert old.pid is not None
+    old = next(server for server in servers if f":{server.worker_pid}:" in holder)
+    stalled = old.worker_pid  # the worker process holds the claim
+    assert stalled is not None
     # The holder stalls (a long pause, a frozen VM) until its claim has run out; the other server takes
     # the request over; then the holder wakes, alive and in the middle of sending.
-    stall_and_expire(old.pid, world.db_path)
+    stall_and_expire(stalled, world.db_path)
     try:
         wait_until("the other server holds PURGE-1", lambda: owner(world.db_path) != holder)
     finally:
-        os.kill(old.pid, signal.SIGCONT)
+        os.kill(stalled, signal.SIGCONT)
     wait_until("the purge is submitted", lambda: state(world.db_path, 1) == "submitted", timeout=90)
 
     with contextlib.closing(Store(world.db_path)) as store:
