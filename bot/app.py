@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 import handlers
 from bot.approvers import Approvers
 from bot.callbacks import CallbackSender
+from bot.clicks import ClickDecider
 from bot.clock import Clock, SystemClock
 from bot.deadlines import Deadlines
 from bot.executor import Executor
@@ -123,6 +124,7 @@ class PurgeBot:
             clock=self.clock,
             settings=settings,
             on_change=self.wake,
+            decides_clicks=not worker_process,
         )
         self.filing = Filing(
             store=self.store,
@@ -169,6 +171,8 @@ class PurgeBot:
             backoff=tuning.callback_backoff,
             max_backoff=tuning.callback_max_backoff,
         )
+        self.clicks = ClickDecider(store=self.store, workflow=self.workflow, home=self.home, clock=self.clock)
+        self._clicks_worker = Worker("clicks", self.clicks.step, idle=tuning.worker_idle)
         self._callback_worker = Worker("callbacks", self.callbacks.step, idle=tuning.worker_idle)
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
@@ -212,10 +216,8 @@ class PurgeBot:
         self.reclaim_dead_claims()
         self.workflow.redact_rested()
         self.callbacks.seal_clear_targets()
-        self._previewer_worker.start()
-        self._executor_worker.start()
-        self._notifier_worker.start()
-        self._callback_worker.start()
+        for worker in self.workers:
+            worker.start()
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -227,10 +229,8 @@ class PurgeBot:
             self.previewer.halt()  # and a long search goes on through the whole workspace
             self.workspaces.stop_waiting()  # nobody waits out a rate-limit window on the way down
             self.scheduler.stop()
-            self._previewer_worker.stop()
-            self._executor_worker.stop()
-            self._notifier_worker.stop()
-            self._callback_worker.stop()
+            for worker in self.workers:
+                worker.stop()
             self.executor.close()
             self.callbacks.close()
             self._running = False
@@ -239,7 +239,13 @@ class PurgeBot:
 
     @property
     def workers(self) -> tuple[Worker, ...]:
-        return (self._previewer_worker, self._executor_worker, self._notifier_worker, self._callback_worker)
+        return (
+            self._clicks_worker,
+            self._previewer_worker,
+            self._executor_worker,
+            self._notifier_worker,
+            self._callback_worker,
+        )
 
     @property
     def worker_pid(self) -> int | None:
@@ -268,7 +274,6 @@ class PurgeBot:
         """The scheduler's job: the query API (``/info`` read hourly in ``auto``), due checks, deadlines,
         minimisation, and forgetting old replay answers."""
         self.workspaces.refresh_query_apis()
-        self.workflow.resume_clicks()
         self.verifier.run_due()
         self.deadlines.run()
         self.minimiser.run()
@@ -292,10 +297,8 @@ class PurgeBot:
         if self._supervisor is not None:
             self._supervisor.nudge()
             return
-        self._previewer_worker.wake()
-        self._executor_worker.wake()
-        self._notifier_worker.wake()
-        self._callback_worker.wake()
+        for worker in self.workers:
+            worker.wake()
         self.scheduler.wake()
 
     def check_notify_channel(self) -> str | None:

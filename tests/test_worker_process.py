@@ -8,6 +8,7 @@ the call in flight, and a SIGTERM that stops both cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -22,12 +23,14 @@ from test_restart import (
     assert_claim_is_held_by_the_dead,
     assert_nothing_lost,
     file_and_approve,
+    request_message,
     restart_and_settle,
     wait_until,
 )
 
 from bot.sandbox.process import ServeProcess
-from bot.sandbox.world import World, running_world
+from bot.sandbox.slack_server import render_blocks
+from bot.sandbox.world import BOB, REQUESTS_CHANNEL, World, running_world
 from storage import outbox, requests
 from storage.db import Store
 
@@ -166,3 +169,37 @@ def test_sigterm_stops_the_listener_and_its_worker_cleanly(
     log = server.log_text()
     assert "did not stop in time" not in log and "did not exit" not in log
     assert "restarting it" not in log  # a stopping listener does not start another worker
+
+
+def test_the_worker_decides_stored_clicks_and_answers_through_response_url_and_the_home_tab(
+    world: World,
+    start_serve: Callable[..., ServeProcess],
+) -> None:
+    """The listener only stores a click and acks it; the worker process decides it and tells the clicker."""
+    server = _serve(world, start_serve)
+    ids = world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 3)
+    server.start()
+    with world.people_at(server.url) as (alice, bob):
+        assert alice.slash(f"traces prod-chat {' '.join(ids)} --reason x", channel_id=REQUESTS_CHANNEL).status == 200
+        root = request_message(world)
+
+        own = alice.click(root, "Approve")
+        assert (own.status, own.body) == (200, "")  # the ack carries nothing: the decision comes later
+        wait_until("Alice is told why not", lambda: any(e.via == "response_url" for e in alice.ephemerals()))
+        assert requests_state(world) == "awaiting_approval"
+
+        assert bob.delivery.open_home(user_id=BOB).status == 200
+        wait_until("Bob's home tab is published", lambda: world.slack.home(BOB) is not None)
+        home = world.slack.home(BOB)
+        assert home is not None
+        assert bob.delivery.click_in_view(user_id=BOB, view=home, label="Approve").status == 200
+        wait_until("PURGE-1 is submitted", lambda: requests_state(world) == "submitted")
+        wait_until(
+            "Bob's home tab is published again, with nothing awaiting him",
+            lambda: "Nothing awaits your approval" in render_blocks((world.slack.home(BOB) or home).view["blocks"]),
+        )
+
+
+def requests_state(world: World) -> str:
+    with contextlib.closing(Store(world.db_path)) as store:
+        return requests.get(store.db, 1).state
