@@ -8,8 +8,8 @@ the environment DESIGN.md names — and nothing else of the caller's ``SLACK_*``
 goes to a log file (appended to across restarts) so a failing test can show it.
 
 With ``socket_mode=True`` it runs ``purgebot serve --socket-mode`` with the stand-in's app-level
-token instead of the signing secret; that serves no HTTP, so it is up once the Slack stand-in
-(passed as ``slack``) sees it connect.
+token instead of the signing secret; that serves only ``/healthz`` over HTTP, so it is up once that
+answers 200 and the Slack stand-in (passed as ``slack``) sees it connect.
 """
 
 from __future__ import annotations
@@ -140,8 +140,8 @@ class ServeProcess:
     def start(self, timeout: float = 20.0) -> str:
         """Start the server and return its base URL once ``GET /healthz`` answers 200.
 
-        In Socket Mode: once the stand-in sees a connection opened after this call (the URL is
-        then of no use).
+        In Socket Mode: and once the stand-in sees a connection opened after this call (the URL then
+        serves only ``/healthz``).
         """
         if self.running:
             raise ServeProcessError(f"purgebot serve is already running (pid {self.pid})")
@@ -175,9 +175,11 @@ class ServeProcess:
                 time.sleep(0.05)
 
     def _ready(self, client: httpx.Client, sockets_before: int) -> bool:
+        """``/healthz`` answers 200 (the worker process reports in), and in Socket Mode the socket is open."""
         if self.socket_mode:
             assert self.slack is not None
-            return any(connection.active for connection in self.slack.socket_connections()[sockets_before:])
+            if not any(connection.active for connection in self.slack.socket_connections()[sockets_before:]):
+                return False
         try:
             return client.get(f"{self.url}/healthz").status_code == 200
         except httpx.TransportError:
