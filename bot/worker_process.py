@@ -2,7 +2,8 @@
 
     python -m bot.worker_process --fd N --parent PID
 
-It builds the same :class:`bot.app.PurgeBot` from the same environment as the listener and starts
+It lowers its own CPU priority (``NICENESS``), builds the same :class:`bot.app.PurgeBot` from the
+same environment as the listener and starts
 what the listener no longer runs: the previewer, the executor, the notifier, the callback sender and
 the check scheduler (each resumes what is pending, including clicks a listener stored but nobody
 decided). Over the socket ``--fd`` it reads nudges and writes a health report every half second.
@@ -33,6 +34,11 @@ from bot.supervisor import REPORT_INTERVAL
 
 log = logging.getLogger("purgebot.worker")
 
+NICENESS = 10
+"""How much lower the worker's CPU priority is than the listener's. When both want the CPU (a purge under
+way while people click), the kernel gives the listener most of it: an ack is what a person waits for,
+while the purge's pace is mostly LangSmith's limits and latency. Alone, the worker still gets all it wants."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="purgebot's worker process (started by purgebot serve)")
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"purgebot worker: {error}", file=sys.stderr)
         return 1
     logs.configure(logs.level_named(settings.purgebot_log_level))
+    os.nice(NICENESS)
 
     from bot.app import PurgeBot
     from storage.db import StorageError
