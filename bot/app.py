@@ -209,9 +209,9 @@ class PurgeBot:
     def start(self) -> None:
         """Start the executor, the notifier and the check scheduler (each resumes what is pending), here
         or in the worker process."""
-        self._running = True
         if self._supervisor is not None:
             self._supervisor.start()
+            self._running = True
             return
         self.reclaim_dead_claims()
         self.workflow.redact_rested()
@@ -219,6 +219,7 @@ class PurgeBot:
         for worker in self.workers:
             worker.start()
         self.scheduler.start()
+        self._running = True
 
     def stop(self) -> None:
         if self._running and self._supervisor is not None:
@@ -246,11 +247,6 @@ class PurgeBot:
             self._notifier_worker,
             self._callback_worker,
         )
-
-    @property
-    def worker_pid(self) -> int | None:
-        """The worker process's id, when this process runs one."""
-        return self._supervisor.pid if self._supervisor is not None else None
 
     def health(self) -> list[str]:
         """Why the bot cannot do its work now, one reason a line (empty: it can); ``/healthz`` shows them."""

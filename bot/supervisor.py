@@ -52,12 +52,6 @@ class WorkerSupervisor:
         self._down_because = "the worker process is starting"
         self._thread: threading.Thread | None = None
 
-    @property
-    def pid(self) -> int | None:
-        """The running worker's process id (None between a death and the restart)."""
-        process = self._process
-        return process.pid if process is not None and process.poll() is None else None
-
     def start(self) -> None:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)

@@ -87,6 +87,8 @@ class FileTurns:
     process on one file then meet SQLite's busy timeout as before rather than waiting on each other here.
 
     A file beside the database that cannot be created (a read-only folder) leaves only SQLite's lock.
+    A holder that is frozen (SIGSTOP, a paused VM) inside its turn holds up the other processes' writes
+    until it runs again or dies; with SQLite's lock alone they would fail after the busy timeout instead.
     """
 
     _shared: ClassVar[dict[Path, tuple[int, int]]] = {}  # lock file -> (descriptor, Stores using it)
