@@ -154,16 +154,18 @@ def test_a_kill_of_the_listener_alone_ends_its_worker_at_once_and_loses_nothing(
         store.close()
 
 
+@pytest.mark.parametrize("group", (False, True), ids=("to-the-listener", "to-the-group"))
 def test_sigterm_stops_the_listener_and_its_worker_cleanly(
     world: World,
     start_serve: Callable[..., ServeProcess],
+    group: bool,
 ) -> None:
     server = _serve(world, start_serve)
     server.start()
     worker = server.worker_pid
     assert worker is not None
 
-    assert server.stop() == 0
+    assert server.stop(group=group) == 0
 
     wait_until("the worker process is gone", lambda: _gone(worker), timeout=5)
     log = server.log_text()

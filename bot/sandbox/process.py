@@ -222,16 +222,21 @@ class ServeProcess:
                 time.sleep(0.05)
         raise ServeProcessError(f"purgebot serve did not start a new worker in {timeout:g}s\n{self.log_tail()}")
 
-    def stop(self, grace: float = 15.0) -> int | None:
-        """SIGTERM and wait up to ``grace`` seconds for a clean exit, then SIGKILL. Returns the exit code."""
-        return self._end(signal.SIGTERM, grace=grace)
+    def stop(self, grace: float = 15.0, *, group: bool = False) -> int | None:
+        """SIGTERM (to the listener, as ``docker stop`` sends it, or with ``group`` to the whole process
+        group, as systemd does) and wait up to ``grace`` seconds for a clean exit, then SIGKILL. Returns
+        the listener's exit code."""
+        return self._end(signal.SIGTERM, grace=grace, group=group)
 
-    def _end(self, sig: signal.Signals, *, grace: float) -> int | None:
+    def _end(self, sig: signal.Signals, *, grace: float, group: bool = False) -> int | None:
         process, self._process = self._process, None
         if process is None:
             return None
         if process.poll() is None:
-            process.send_signal(sig)
+            if group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
             try:
                 process.wait(timeout=grace if sig != signal.SIGKILL else 10.0)
             except subprocess.TimeoutExpired:
