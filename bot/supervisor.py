@@ -13,7 +13,8 @@ shows) and the listener's stdout and stderr (one log). It stays in the listener'
 ``kill -9`` of the group takes both; if only the listener dies, the child reads end-of-file on its socket
 and exits at once (:mod:`bot.worker_process`), so no orphan keeps working beside the next worker.
 When the child dies the supervisor starts another after a back-off (0.5 s, doubled up to 30 s; back to
-0.5 s after a child that lived a while) and ``/healthz`` says so meanwhile.
+0.5 s after a child that lived a while) and ``/healthz`` says so meanwhile; after a clean exit (a
+SIGTERM, usually to the whole group) it first waits ``STOPPED_GRACE`` for the listener's own stop.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 REPORT_INTERVAL = 0.5  # seconds between the worker's health reports
 STALE_AFTER = 10.0  # a report older than this means the worker is stuck
 FIRST_BACKOFF = 0.5
+STOPPED_GRACE = 5.0  # after a worker's clean exit, how long to wait for the listener's own stop
 MAX_BACKOFF = 30.0
 
 
@@ -103,10 +105,17 @@ class WorkerSupervisor:
             if time.monotonic() - started > self._max_backoff:  # it lived a while: this death is news
                 backoff = self._first_backoff
             wait, backoff = backoff, min(self._max_backoff, backoff * 2)
-            if code is not None:
+            if code == 0:
+                # A clean exit is a SIGTERM: most likely to the whole process group, and this process is
+                # about to stop too. Give it the time to say so before starting another.
+                self._set_down("the worker process stopped")
+                if self._stopping.wait(max(wait, STOPPED_GRACE)):
+                    return
+                log.warning("the worker process stopped on its own; restarting it")
+            elif code is not None:
                 log.error("the worker process exited; restarting it", extra={"code": code, "in_seconds": wait})
                 self._set_down(f"the worker process exited ({_exit_text(code)}); restarting it")
-            self._stopping.wait(wait)
+            self._stopping.wait(0 if code == 0 else wait)
 
     def _run_one(self) -> int:
         """Start a worker, read its reports until it exits, and return its exit code."""
