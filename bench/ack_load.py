@@ -1,6 +1,6 @@
 """Ack latency under load: signed slash commands and clicks at concurrency 16 while a large purge executes.
 
-    python bench/ack_load.py [--traces 200000] [--count 500] [--concurrency 16]
+    python bench/ack_load.py [--traces 200000] [--count 500] [--concurrency 16] [--cores N]
 
 The real ``purgebot serve`` runs as a child process (:class:`~bot.sandbox.process.ServeProcess`)
 against the sandbox stand-ins on loopback. The LangSmith stand-in holds ``--traces`` traces of one
@@ -22,6 +22,11 @@ In the same run, a minimal Bolt app — the same ``slack_bolt.App`` settings and
 stack (``bot.server.create_web_app`` under ``uvicorn.run``), with listeners that only call
 ``ack()`` — gets exactly the same request bodies at the same concurrency, after purgebot has stopped.
 The goal (from the issue): p99 under 100 ms, and within 1.5x of the minimal app.
+
+``--cores N`` pins the bench and every process it starts to the first N cores (``sched_setaffinity``,
+what ``taskset -c 0-(N-1)`` does), to show how the ratio moves with cores. The CPU seconds each
+process used during each round (from ``/proc``) are printed under the table: ``purgebot serve`` is a
+listener and its worker process, and on few cores they, the stand-ins and the load share the CPU.
 
 The request threads run in a process of their own, so the stand-ins' work in this process (the
 deletes, the replies to ``response_url``) does not hold the GIL against the clock that times the
@@ -161,9 +166,10 @@ def build_jobs(world: World, root: Message, count: int) -> tuple[list[Job], list
 # -- the load (runs in a process of its own) ---------------------------------------------------
 
 
-def load_ready() -> bool:
-    """Called once to start the load process before the approval, so its start-up is not in the window."""
-    return True
+def load_ready() -> int:
+    """Called once to start the load process before the approval, so its start-up is not in the window;
+    returns its process id (its CPU time is read from /proc)."""
+    return os.getpid()
 
 
 def run_load(url: str, jobs: Sequence[Job], warmup: Sequence[Job], concurrency: int) -> Round:
@@ -301,6 +307,37 @@ class StateWatch:
 # -- the story ---------------------------------------------------------------------------------
 
 
+# -- CPU time, from /proc ------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User and system CPU seconds ``pid`` has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each named process uses between ``start`` and ``stop``."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self._pids = pids
+        self._before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.used: dict[str, float] = {}
+
+    def stop(self) -> dict[str, float]:
+        self.used = {name: cpu_seconds(pid) - self._before[name] for name, pid in self._pids.items()}
+        return self.used
+
+
+def cpu_line(label: str, used: dict[str, float], wall: float) -> str:
+    cores = len(os.sched_getaffinity(0))
+    parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in used.items())
+    return f"CPU s during {label} ({wall:.2f} s x {cores} cores = {wall * cores:.1f}): {parts}"
+
+
 @dataclass(frozen=True)
 class PurgebotRun:
     jobs: list[Job]  # what was sent, so the minimal app gets the very same bodies
@@ -310,10 +347,17 @@ class PurgebotRun:
     seeded: float  # seconds
     preview: float  # seconds from filing to the preview's message
     batches: int
+    cpu: dict[str, float]  # CPU seconds each process used during the load
 
 
 def run_purgebot(
-    world: World, workdir: Path, loader: ProcessPoolExecutor, *, traces: int, count: int, concurrency: int
+    world: World,
+    workdir: Path,
+    loader: tuple[ProcessPoolExecutor, int],
+    *,
+    traces: int,
+    count: int,
+    concurrency: int,
 ) -> PurgebotRun:
     """Seed, file, preview, approve; fire the load the moment the approval is recorded."""
     started = time.monotonic()
@@ -337,8 +381,17 @@ def run_purgebot(
         world.langsmith.default_limit = (1000, 10.0)
         scenario.approve(world, server, root)
         watch.wait_for("Bob's approval is recorded", lambda state: state not in (None, "awaiting_approval"))
-        load = loader.submit(run_load, server.url, jobs, warmup, concurrency)
-        result = load.result()
+        pool, loader_pid = loader
+        meter = CpuMeter(
+            {
+                "listener": server.pid,
+                "worker": server.worker_pid,
+                "stand-ins (bench)": os.getpid(),
+                "load generator": loader_pid,
+            }
+        )
+        result = pool.submit(run_load, server.url, jobs, warmup, concurrency).result()
+        meter.stop()
         watch.wait_for("PURGE-1 is submitted", lambda state: state in ("submitted", "failed"))
         batches = count_batches(world.db_path)
     except Exception:
@@ -348,7 +401,14 @@ def run_purgebot(
         watch.stop()
         server.stop()
     return PurgebotRun(
-        jobs=jobs, warmup=warmup, round=result, watch=watch, seeded=seeded, preview=preview, batches=batches
+        jobs=jobs,
+        warmup=warmup,
+        round=result,
+        watch=watch,
+        seeded=seeded,
+        preview=preview,
+        batches=batches,
+        cpu=meter.used,
     )
 
 
@@ -357,9 +417,14 @@ def count_batches(db_path: Path) -> int:
 
 
 def run_minimal(
-    world: World, loader: ProcessPoolExecutor, jobs: Sequence[Job], warmup: Sequence[Job], concurrency: int
-) -> Round:
-    """The same bodies, at the same concurrency, to the minimal app (purgebot has stopped by now)."""
+    world: World,
+    loader: tuple[ProcessPoolExecutor, int],
+    jobs: Sequence[Job],
+    warmup: Sequence[Job],
+    concurrency: int,
+) -> tuple[Round, dict[str, float]]:
+    """The same bodies, at the same concurrency, to the minimal app (purgebot has stopped by now);
+    with the CPU seconds each process used meanwhile."""
     port = free_port()
     context = multiprocessing.get_context("spawn")
     process = context.Process(target=serve_minimal, args=(port, world.slack_url + "/api/"), name="minimal-bolt")
@@ -367,7 +432,10 @@ def run_minimal(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process.is_alive)
-        return loader.submit(run_load, url, jobs, warmup, concurrency).result()
+        pool, loader_pid = loader
+        meter = CpuMeter({"minimal app": process.pid, "stand-ins (bench)": os.getpid(), "load generator": loader_pid})
+        result = pool.submit(run_load, url, jobs, warmup, concurrency).result()
+        return result, meter.stop()
     finally:
         process.terminate()
         process.join(15)
@@ -445,7 +513,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traces", type=int, default=200_000, help="traces of the subject, over 10 projects")
     parser.add_argument("--count", type=int, default=500, help="slash commands, and as many clicks")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument(
+        "--cores", type=int, help="pin the bench and every process it starts to this many cores (as taskset does)"
+    )
     args = parser.parse_args(argv)
+    if args.cores:
+        available = sorted(os.sched_getaffinity(0))
+        if not 1 <= args.cores <= len(available):
+            parser.error(f"--cores takes 1 to {len(available)} here")
+        os.sched_setaffinity(0, available[: args.cores])  # inherited by every process started from here on
     began = time.monotonic()
     print(
         f"ack load: {args.count} slash commands + {args.count} clicks at concurrency {args.concurrency}, "
@@ -454,8 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(
-        f"environment: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
-        f"{platform.release()}, slack_bolt {version('slack_bolt')}, uvicorn {version('uvicorn')}, "
+        f"environment: {len(os.sched_getaffinity(0))} of {os.cpu_count()} cores"
+        f"{' (pinned, --cores)' if args.cores else ''}, load average {_load_average()}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
+        f"slack_bolt {version('slack_bolt')}, uvicorn {version('uvicorn')}, "
         f"starlette {version('starlette')}",
         flush=True,
     )
@@ -465,18 +543,19 @@ def main(argv: list[str] | None = None) -> int:
         ProcessPoolExecutor(max_workers=1, mp_context=spawn) as loader,
         scenario.workspace(Path(folder)) as world,
     ):
-        loader.submit(load_ready).result()
+        load = (loader, loader.submit(load_ready).result())
         ours = run_purgebot(
-            world, Path(folder), loader, traces=args.traces, count=args.count, concurrency=args.concurrency
+            world, Path(folder), load, traces=args.traces, count=args.count, concurrency=args.concurrency
         )
         print(f"seeded in {ours.seeded:.1f} s; preview posted {ours.preview:.1f} s after filing", flush=True)
-        minimal = run_minimal(world, loader, ours.jobs, ours.warmup, args.concurrency)
+        minimal, minimal_cpu = run_minimal(world, load, ours.jobs, ours.warmup, args.concurrency)
         final = ours.watch.state
-    return report(ours, minimal, final, began)
+    return report(ours, (minimal, minimal_cpu), final, began)
 
 
-def report(ours: PurgebotRun, minimal: Round, final: str | None, began: float) -> int:
+def report(ours: PurgebotRun, minimal_run: tuple[Round, dict[str, float]], final: str | None, began: float) -> int:
     """Print the table, what the load overlapped and the verdict; 1 if the run says nothing about the goal."""
+    minimal, minimal_cpu = minimal_run
     print()
     for line in table(ours.round, minimal):
         print(line)
@@ -487,6 +566,8 @@ def report(ours: PurgebotRun, minimal: Round, final: str | None, began: float) -
             f"during execution only: n {during.n}, p50 {during.p50:.1f} ms, p99 {during.p99:.1f} ms, "
             f"worst {during.worst:.1f} ms, {during.failed} not 200"
         )
+    lines.append(cpu_line("purgebot's round", ours.cpu, ours.round.ended - ours.round.started))
+    lines.append(cpu_line("the minimal app's round", minimal_cpu, minimal.ended - minimal.started))
     print()
     for line in lines:
         print(line)
@@ -502,8 +583,16 @@ def report(ours: PurgebotRun, minimal: Round, final: str | None, began: float) -
     problems = ([f"PURGE-1 ended {final}, not submitted"] if final != "submitted" else []) + (
         ["no request was sent while PURGE-1 executed"] if not inside else []
     )
-    print(f"run time {time.monotonic() - began:.0f} s" + "".join(f"; INVALID RUN: {p}" for p in problems))
+    print(
+        f"run time {time.monotonic() - began:.0f} s, load average at the end {_load_average()}"
+        + "".join(f"; INVALID RUN: {p}" for p in problems)
+    )
     return 1 if problems else 0
+
+
+def _load_average() -> str:
+    """The 1-, 5- and 15-minute load averages: other work on the machine shows here."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

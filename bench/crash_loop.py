@@ -1,12 +1,15 @@
 """Crash loop: kill -9 ``purgebot serve`` at random points of a 20,000-trace purge, and lose nothing.
 
-    python bench/crash_loop.py --trials 20 --seed 7 [--servers 2]
+    python bench/crash_loop.py --trials 20 --seed 7 [--servers 2] [--kill group|listener|worker|mix]
 
 Each trial starts fresh stand-ins and a fresh SQLite file, seeds ``--traces`` traces of one data
 subject over ``--projects`` projects (plus unrelated traces), files ``/purge metadata user_id=…`` over
 signed HTTP, approves it, and kills the real server process with SIGKILL 1…``--max-kills`` times at
 seeded random points — during the preview's search, between or during the delete batches, or just
-after ``submitted`` — restarting it on the same file each time. With ``--servers 2`` two servers
+after ``submitted`` — restarting it on the same file each time. ``serve`` is two processes (the
+listener and its worker): ``--kill`` picks what each kill ends — the process group (default), the
+listener alone (its worker exits at once), the worker alone (the listener starts another), or a
+seeded mix. With ``--servers 2`` two servers
 share the file, as during a rolling deploy, and each kill picks one of them at random: the fenced
 leases keep one request with one holder, so the same invariants hold. After the last restart it checks,
 from the SQLite file and the stand-ins' call logs:
@@ -43,9 +46,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bot.sandbox.crash import TrialConfig, TrialResult, run_trial
+from bot.sandbox.crash import GROUP, MIX, TARGETS, TrialConfig, TrialResult, run_trial
 
-HEADER = f"{'trial':>5}  {'kills':>5}  {'where killed':<52}  {'batches':>7}  {'unanswered':>10}  {'re-sent':>7}  " + (
+HEADER = f"{'trial':>5}  {'kills':>5}  {'where killed':<60}  {'batches':>7}  {'unanswered':>10}  {'re-sent':>7}  " + (
     f"{'bound':>5}  {'downtime check':<32}  {'seconds':>7}"
 )
 
@@ -54,7 +57,7 @@ def row(result: TrialResult) -> str:
     wheres = result.kills or ["-"]
     mark = "" if result.ok else "  FAILED"
     first = (
-        f"{result.trial:>5}  {len(result.kills):>5}  {wheres[0]:<52}  {result.batches:>7}  {result.unanswered:>10}  "
+        f"{result.trial:>5}  {len(result.kills):>5}  {wheres[0]:<60}  {result.batches:>7}  {result.unanswered:>10}  "
         f"{result.duplicates:>7}  "
         f"{result.bound:>5}  {result.downtime or '-':<32}  {result.seconds:>7.1f}{mark}"
     )
@@ -79,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers", type=int, choices=(1, 2), default=1, help="purgebot serve processes on the one file"
     )
+    parser.add_argument(
+        "--kill",
+        choices=(*TARGETS, MIX),
+        default=GROUP,
+        help="what each kill -9 ends: the process group, the listener alone, the worker alone, or a random mix",
+    )
     parser.add_argument("--keep", type=Path, help="keep each trial's database and server log under this directory")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit)  # so a trial's ``finally`` kills its server process
@@ -90,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         search_latency=args.search_latency,
         concurrency=args.concurrency,
         servers=args.servers,
+        kill=args.kill,
     )
     print(
         f"crash loop: {args.trials} trials, seed {args.seed}, {config.traces:,} traces in {config.projects} projects, "
         f"up to {config.max_kills} kills, {config.latency * 1000:g} ms per LangSmith call from the approval on, "
-        f"{config.concurrency} deletes in flight, {config.servers} server(s) on one file",
+        f"{config.concurrency} deletes in flight, {config.servers} server(s) on one file, kills of: {config.kill}",
         flush=True,
     )
     print(HEADER, flush=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from slack_bolt import App
@@ -24,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 import handlers
 from bot.approvers import Approvers
 from bot.callbacks import CallbackSender
+from bot.clicks import ClickDecider
 from bot.clock import Clock, SystemClock
 from bot.deadlines import Deadlines
 from bot.executor import Executor
@@ -38,6 +40,7 @@ from bot.scheduler import CheckScheduler
 from bot.settings import Settings
 from bot.status import StatusBoard
 from bot.status_feed import StatusFeed
+from bot.supervisor import WorkerSupervisor
 from bot.tasks import TaskContext
 from bot.vault import Vault
 from bot.verifier import Verifier
@@ -80,8 +83,13 @@ class PurgeBot:
         clock: Clock | None = None,
         tuning: Tuning | None = None,
         environ: Mapping[str, str] | None = None,
+        worker_process: bool = False,
     ) -> None:
-        """``environ`` holds the keys a workspaces file names (default: the process environment)."""
+        """``environ`` holds the keys a workspaces file names (default: the process environment).
+
+        ``worker_process``: this process only listens (``purgebot serve``); ``start`` runs the background
+        work in a supervised child process (:mod:`bot.supervisor`) instead of on threads here.
+        """
         tuning = tuning or Tuning()
         configured = load_workspaces(settings, os.environ if environ is None else environ)
         self.settings = settings
@@ -116,6 +124,7 @@ class PurgeBot:
             clock=self.clock,
             settings=settings,
             on_change=self.wake,
+            decides_clicks=not worker_process,
         )
         self.filing = Filing(
             store=self.store,
@@ -162,6 +171,8 @@ class PurgeBot:
             backoff=tuning.callback_backoff,
             max_backoff=tuning.callback_max_backoff,
         )
+        self.clicks = ClickDecider(store=self.store, workflow=self.workflow, home=self.home, clock=self.clock)
+        self._clicks_worker = Worker("clicks", self.clicks.step, idle=tuning.worker_idle)
         self._callback_worker = Worker("callbacks", self.callbacks.step, idle=tuning.worker_idle)
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
@@ -169,6 +180,7 @@ class PurgeBot:
         self.scheduler = CheckScheduler(
             self._tick, interval=tuning.check_interval, stall_grace=tuning.scheduler_stall_grace
         )
+        self._supervisor = WorkerSupervisor() if worker_process else None
         self._bolt: App | None = None
         self._running = False
 
@@ -195,27 +207,31 @@ class PurgeBot:
         return self._bolt
 
     def start(self) -> None:
-        """Start the executor, the notifier and the check scheduler (each resumes what is pending)."""
+        """Start the executor, the notifier and the check scheduler (each resumes what is pending), here
+        or in the worker process."""
+        if self._supervisor is not None:
+            self._supervisor.start()
+            self._running = True
+            return
         self.reclaim_dead_claims()
         self.workflow.redact_rested()
         self.callbacks.seal_clear_targets()
-        self._previewer_worker.start()
-        self._executor_worker.start()
-        self._notifier_worker.start()
-        self._callback_worker.start()
+        for worker in self.workers:
+            worker.start()
         self.scheduler.start()
         self._running = True
 
     def stop(self) -> None:
+        if self._running and self._supervisor is not None:
+            self._supervisor.stop()
+            self._running = False
         if self._running:
             self.executor.halt()  # else the executor sends every remaining batch before it stops
             self.previewer.halt()  # and a long search goes on through the whole workspace
             self.workspaces.stop_waiting()  # nobody waits out a rate-limit window on the way down
             self.scheduler.stop()
-            self._previewer_worker.stop()
-            self._executor_worker.stop()
-            self._notifier_worker.stop()
-            self._callback_worker.stop()
+            for worker in self.workers:
+                worker.stop()
             self.executor.close()
             self.callbacks.close()
             self._running = False
@@ -224,26 +240,36 @@ class PurgeBot:
 
     @property
     def workers(self) -> tuple[Worker, ...]:
-        return (self._previewer_worker, self._executor_worker, self._notifier_worker, self._callback_worker)
+        return (
+            self._clicks_worker,
+            self._previewer_worker,
+            self._executor_worker,
+            self._notifier_worker,
+            self._callback_worker,
+        )
 
     def health(self) -> list[str]:
         """Why the bot cannot do its work now, one reason a line (empty: it can); ``/healthz`` shows them."""
         if not self._running:
             return ["the workers are not running"]
+        problems = self._supervisor.problems() if self._supervisor is not None else self.work_problems()
+        unwritable = self.store.write_problem()
+        if unwritable:
+            problems.append(f"the database is not writable: {unwritable}")
+        return problems
+
+    def work_problems(self) -> list[str]:
+        """Why the background work is not running here (what the worker process reports to the listener)."""
         problems = [f"the {worker.name} worker has stopped" for worker in self.workers if not worker.alive]
         stalled = self.scheduler.stalled()
         if stalled:
             problems.append(stalled)
-        unwritable = self.store.write_problem()
-        if unwritable:
-            problems.append(f"the database is not writable: {unwritable}")
         return problems
 
     def _tick(self) -> None:
         """The scheduler's job: the query API (``/info`` read hourly in ``auto``), due checks, deadlines,
         minimisation, and forgetting old replay answers."""
         self.workspaces.refresh_query_apis()
-        self.workflow.resume_clicks()
         self.verifier.run_due()
         self.deadlines.run()
         self.minimiser.run()
@@ -263,10 +289,12 @@ class PurgeBot:
         return freed
 
     def wake(self) -> None:
-        self._previewer_worker.wake()
-        self._executor_worker.wake()
-        self._notifier_worker.wake()
-        self._callback_worker.wake()
+        """New work was stored: cut the workers' idle wait short (in the worker process, if there is one)."""
+        if self._supervisor is not None:
+            self._supervisor.nudge()
+            return
+        for worker in self.workers:
+            worker.wake()
         self.scheduler.wake()
 
     def check_notify_channel(self) -> str | None:
@@ -316,4 +344,13 @@ def _owner_is_dead(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid_text))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that exited but was not reaped yet (a killed worker whose parent died too): dead all the same."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc here: count it as alive, and its claims run out with their leases
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

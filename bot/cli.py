@@ -64,7 +64,7 @@ def _existing_database(settings: Settings) -> Path:
     return path
 
 
-def _bot(settings: Settings, tuning: Tuning | None = None) -> PurgeBot:
+def _bot(settings: Settings, tuning: Tuning | None = None, *, worker_process: bool = False) -> PurgeBot:
     """The bot's parts on ``PURGEBOT_DB``, or one line saying why the file cannot be used."""
     from bot.app import PurgeBot
     from storage.db import StorageError
@@ -72,7 +72,7 @@ def _bot(settings: Settings, tuning: Tuning | None = None) -> PurgeBot:
     if settings.purgebot_db.is_dir():
         raise _fail(f"PURGEBOT_DB is {settings.purgebot_db}, a folder; it must name the database file")
     try:
-        return PurgeBot(settings, tuning=tuning)
+        return PurgeBot(settings, tuning=tuning, worker_process=worker_process)
     except StorageError as error:
         raise _fail(f"{error} (PURGEBOT_DB)") from None
     except SettingsError as error:  # the workspaces file
@@ -100,7 +100,8 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode), plus the executor and the scheduler.
+    """Run the bot: HTTP on 0.0.0.0:$PORT (or Socket Mode) here, and the executor, the notifier and the
+    scheduler in a worker process that this one starts, supervises and stops (:mod:`bot.supervisor`).
 
     On an empty database it first asks Slack whether purgebot posted in the notify channel before,
     and refuses to start a second record if so (a volume that did not mount, a lost disk).
@@ -123,7 +124,7 @@ def serve(
             "platforms send for their status callbacks (README: Connecting Ketch)"
         )
     logs.configure(logs.level_named(settings.purgebot_log_level))
-    bot = _bot(settings)
+    bot = _bot(settings, worker_process=True)  # this process listens; the slow work runs in a child
     sdk_log = logging.getLogger("slack_sdk.web.base_client")
     sdk_log.disabled = True  # an unreachable Slack is said below, once, without the SDK's own error line
     try:

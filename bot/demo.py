@@ -88,6 +88,8 @@ def run_demo(out: TextIO, *, keep: Path | None = None) -> int:
         head = f"{chain.head_seq}:{chain.head_hash}"
         transcript.say(f"Audit chain: {'intact' if chain.intact else 'BROKEN'}, head {head}")
         world.stop_bot()  # the database is whole on disk before its path is printed
+        # The file writers take turns on (storage.db.FileTurns) is of no use once nothing runs on the database.
+        (folder / f"{DATABASE}-lock").unlink(missing_ok=True)
         if keep:
             transcript.say(f"\nKept for inspection in {folder}:")
             for path in (folder / DATABASE, *written):

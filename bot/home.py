@@ -7,6 +7,7 @@ the request message, so one decision path serves both.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,8 @@ from bot.visibility import Visibility
 from storage import outbox, requests
 from storage.db import Store
 from storage.requests import Request
+
+log = logging.getLogger(__name__)
 
 LIMIT = 10  # requests shown per section; Slack allows 100 blocks in a view
 RECENT = timedelta(days=30)
@@ -122,6 +125,14 @@ class HomeTab:
         self._clock = clock
         self._settings = settings
         self._visibility = visibility
+
+    def publish(self, user: str, *, notice: str | None = None) -> None:
+        """Publish (or refresh) ``user``'s home tab; a Slack refusal is logged, there is nobody to tell."""
+        try:
+            self._slack.views_publish(user_id=user, view=self.view_for(user, notice=notice))
+        except SlackApiError as error:
+            refused = error.response.get("error")
+            log.warning("could not publish the home tab", extra={"user": user, "slack_error": refused})
 
     def view_for(self, user: str, *, notice: str | None = None) -> dict[str, Any]:
         now = self._clock.now()

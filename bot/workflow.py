@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_sdk.webhook import WebhookClient
 from sqlite_utils import Database
 
 from bot import audit, messages
@@ -81,13 +80,17 @@ class Workflow:
         clock: Clock,
         settings: Settings,
         on_change: Callable[[], None],
+        decides_clicks: bool = True,
     ) -> None:
+        """``decides_clicks``: the handler decides a click right after its ack, in this process; False in
+        ``purgebot serve``'s listener, whose worker process decides stored clicks (:mod:`bot.clicks`)."""
         self._store = store
         self._approvers = approvers
         self._visibility = visibility
         self._clock = clock
         self._settings = settings
         self._on_change = on_change
+        self.decides_clicks = decides_clicks
 
     @property
     def shows_values(self) -> bool:
@@ -100,18 +103,23 @@ class Workflow:
         Returns None when this delivery is the first within the replay window — go ahead — and the
         answer given to the first one otherwise, so a replay gets that answer and does nothing new.
         A ``pending`` click is stored with the claim, before the ack, so a crash between the ack and
-        the decision does not lose it: ``resume_clicks`` finishes it after a restart.
+        the decision does not lose it (:mod:`bot.clicks` decides it). When this process decides it
+        itself, it is stored taken, so nobody else decides it while this process is alive to.
         """
         now = self._clock.now()
         answer: dict[str, object] = {"text": provisional}
         if pending is not None:
             answer["pending"] = dataclasses.asdict(pending)
+            if self.decides_clicks:
+                answer["taken_at"] = utc_iso(now)
         with self._store.write(urgent=True) as db:  # the ack waits for this write
             earlier = interactions.recall(db, key, since=utc_iso(now - REPLAY_WINDOW))
             if earlier is not None:
                 return str(earlier["text"])
             interactions.remember(db, key, answer, utc_iso(now))
-            return None
+        if pending is not None and not self.decides_clicks:
+            self._on_change()  # the worker process decides it
+        return None
 
     def decide_click(self, key: str, click: Click) -> str:
         """Decide a claimed click and settle its answer; the refusal text, or "" when it was recorded."""
@@ -125,20 +133,6 @@ class Workflow:
         text = reply.text if reply else ""
         self.settle_interaction(key, text)
         return text
-
-    def resume_clicks(self, *, older_than: timedelta = timedelta(seconds=30)) -> int:
-        """Decide clicks that were acknowledged but never decided (the process died in between), and
-        tell the clicker through the click's ``response_url`` when there is something to say."""
-        cutoff = utc_iso(self._clock.now() - older_than)
-        with self._store.read_snapshot() as db:
-            unfinished = interactions.unsettled(db, before=cutoff)
-        for key, answer in unfinished:
-            click = Click(**answer["pending"])
-            text = self.decide_click(key, click)
-            if text and click.response_url:
-                WebhookClient(click.response_url).send(text=text, response_type="ephemeral", replace_original=False)
-            log.info("finished a click left by a stopped process", extra={"request": f"PURGE-{click.request_id}"})
-        return len(unfinished)
 
     def settle_interaction(self, key: str, answer: str) -> None:
         """Replace the provisional answer of a claimed interaction with the one actually given."""

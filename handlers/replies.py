@@ -1,18 +1,11 @@
-"""Answering the person who acted: in the ack, through ``response_url``, or on their home tab."""
+"""Answering the person who acted: in the ack or through ``response_url`` (their home tab: ``HomeTab.publish``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt import Ack, Respond
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
-from bot.home import HomeTab
-
-log = logging.getLogger(__name__)
 
 
 def actor_name(payload: Mapping[str, Any]) -> str | None:
@@ -30,11 +23,3 @@ def answer(ack: Ack, respond: Respond, text: str) -> None:
         ack(text=text)
     else:
         respond(text=text, response_type="ephemeral", replace_original=False)
-
-
-def publish_home(client: WebClient, home: HomeTab, user: str, *, notice: str | None = None) -> None:
-    """Publish (or refresh) ``user``'s home tab; a Slack refusal is logged, there is nobody to tell."""
-    try:
-        client.views_publish(user_id=user, view=home.view_for(user, notice=notice))
-    except SlackApiError as error:
-        log.warning("could not publish the home tab", extra={"user": user, "slack_error": error.response.get("error")})

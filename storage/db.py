@@ -9,11 +9,15 @@ Error tree::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from sqlite_utils import Database
 from sqlite_utils.db import Table
@@ -71,6 +75,62 @@ class WriteTurns:
                 self._changed.notify_all()
 
 
+class FileTurns:
+    """Whose turn it is to write, among processes on one file: an exclusive ``flock`` on a file beside it.
+
+    ``purgebot serve`` is two processes on one file (the listener and its worker). Without this their
+    writers would meet in SQLite's busy handler, which sleeps 1, 2, 5 … up to 100 ms between tries: a
+    claim write the ack waits for could sleep 100 ms past the moment the worker's transaction ended.
+    The kernel wakes a process waiting on ``flock`` as soon as the holder lets go (or dies: a killed
+    holder's lock goes with it). One descriptor per file and process, shared by every Store on that
+    file in the process: its threads already take turns (:class:`WriteTurns`), and two Stores of one
+    process on one file then meet SQLite's busy timeout as before rather than waiting on each other here.
+
+    A file beside the database that cannot be created (a read-only folder) leaves only SQLite's lock.
+    A holder that is frozen (SIGSTOP, a paused VM) inside its turn holds up the other processes' writes
+    until it runs again or dies; with SQLite's lock alone they would fail after the busy timeout instead.
+    """
+
+    _shared: ClassVar[dict[Path, tuple[int, int]]] = {}  # lock file -> (descriptor, Stores using it)
+    _registry = threading.Lock()
+
+    def __init__(self, database: Path) -> None:
+        self._path = Path(f"{database.resolve()}-lock")
+        with self._registry:
+            fd, users = self._shared.get(self._path, (-1, 0))
+            if fd < 0:
+                try:
+                    fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError:
+                    fd = -1
+            if fd >= 0:
+                self._shared[self._path] = (fd, users + 1)
+        self._fd = fd
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if self._fd < 0:
+            yield
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._registry:
+            if self._fd < 0 or self._path not in self._shared:
+                return
+            fd, users = self._shared[self._path]
+            if users > 1:
+                self._shared[self._path] = (fd, users - 1)
+            else:
+                del self._shared[self._path]
+                os.close(fd)
+        self._fd = -1
+
+
 class Store:
     """One SQLite file shared by the server's threads (and by other processes such as the CLI).
 
@@ -86,12 +146,14 @@ class Store:
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self.turns = WriteTurns()
+        self._file_turns: FileTurns | None = None
         try:
             with self.write() as db:
                 migrate(db)
         except SchemaTooNew as error:
             self.close()
             raise StorageError(f"cannot use the database {self.path}: {error}") from None
+        self._file_turns = FileTurns(self.path)  # once the file is known to be a database: no lock beside a folder
 
     @property
     def db(self) -> Database:
@@ -133,11 +195,13 @@ class Store:
         A deferred transaction that reads and then writes fails at once when another connection
         committed in between (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout; taking the lock
         first makes every compare-and-set wait its turn instead. Threads of this process take turns
-        first (``urgent``: a write someone's ack waits for goes ahead of background ones); other
-        processes on the same file meet the busy timeout.
+        first (``urgent``: a write someone's ack waits for goes ahead of background ones), then
+        processes (:class:`FileTurns`); a writer that does not take turns (``sqlite3`` by hand) meets
+        the busy timeout.
         """
         db = self.db
-        with self.turns.turn(urgent=urgent):
+        file_turn = self._file_turns.turn() if self._file_turns is not None else contextlib.nullcontext()
+        with self.turns.turn(urgent=urgent), file_turn:
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
@@ -200,6 +264,8 @@ class Store:
 
     def close(self) -> None:
         """Close every connection any thread opened."""
+        if self._file_turns is not None:
+            self._file_turns.close()
         with self._lock:
             for _, conn in self._connections:
                 conn.close()

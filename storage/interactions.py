@@ -27,10 +27,27 @@ def recall(db: Database, key: str, *, since: str) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
-def unsettled(db: Database, *, before: str) -> list[tuple[str, dict[str, Any]]]:
-    """Interactions claimed before ``before`` whose work was never finished (a crash after the ack)."""
-    rows = db.execute("SELECT key, answer FROM interactions WHERE at < ? AND answer LIKE '%\"pending\"%'", [before])
-    return [(key, answer) for key, raw in rows if "pending" in (answer := json.loads(raw))]
+def undecided(db: Database, *, stale_before: str) -> list[str]:
+    """Clicks stored and acknowledged whose decision nobody has taken on, or whose taker took longer than a
+    taker can live (``taken_at`` before ``stale_before``: it crashed), oldest first."""
+    rows = db.execute(
+        "SELECT key FROM interactions WHERE json_extract(answer, '$.pending') IS NOT NULL"
+        " AND coalesce(json_extract(answer, '$.taken_at'), '') < ? ORDER BY at",
+        [stale_before],
+    )
+    return [key for (key,) in rows]
+
+
+def take(db: Database, key: str, *, at: str, stale_before: str) -> dict[str, Any] | None:
+    """Take an undecided click to decide it (inside the caller's write transaction): its answer, now marked
+    taken at ``at``; None when it was decided or another process took it since."""
+    row = db.execute("SELECT answer FROM interactions WHERE key = ?", [key]).fetchone()
+    answer: dict[str, Any] | None = json.loads(row[0]) if row else None
+    if answer is None or "pending" not in answer or answer.get("taken_at", "") >= stale_before:
+        return None
+    answer["taken_at"] = at
+    settle(db, key, answer)
+    return answer
 
 
 def forget_before(db: Database, cutoff: str) -> int:

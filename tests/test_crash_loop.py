@@ -14,7 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.crash import DELETES, SEARCH, SUBMITTED, TrialConfig, plan_kills, run_trial, trial_seed
+from bot.sandbox.crash import (
+    DELETES,
+    GROUP,
+    LISTENER,
+    SEARCH,
+    SUBMITTED,
+    WORKER,
+    TrialConfig,
+    plan_kills,
+    run_trial,
+    trial_seed,
+)
 
 SEED = 10
 TRIALS = (1, 2)
@@ -27,12 +38,18 @@ def test_the_seeded_sample_kills_in_every_phase() -> None:
     assert phases == {SEARCH, DELETES, SUBMITTED}
 
 
+@pytest.mark.parametrize("target", (GROUP, LISTENER, WORKER))
 @pytest.mark.parametrize("trial", TRIALS)
-def test_a_server_killed_at_random_points_loses_nothing_and_runs_the_overdue_check(tmp_path: Path, trial: int) -> None:
-    result = run_trial(trial, SEED, CONFIG, tmp_path)
+def test_a_server_killed_at_random_points_loses_nothing_and_runs_the_overdue_check(
+    tmp_path: Path, trial: int, target: str
+) -> None:
+    """``serve`` is two processes: kill -9 of its process group, of the listener alone, of the worker alone."""
+    config = dataclasses.replace(CONFIG, kill=target)
+    result = run_trial(trial, SEED, config, tmp_path)
 
     assert result.failures == [], "\n".join(result.failures)
-    assert len(result.kills) == len(plan_kills(random.Random(result.seed), CONFIG))
+    assert len(result.kills) == len(plan_kills(random.Random(result.seed), config))
+    assert all(where.startswith(f"{target} ") for where in result.kills)
     assert result.batches == 5  # 2,000 traces in each of 2 projects, 1,000 a call, plus the metadata delete
     assert result.duplicates <= result.bound
     assert result.downtime == "clear: 4,000 checked, 0 remain"

@@ -8,6 +8,7 @@ its next call, and no item may be cut into two batches.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import sqlite3
@@ -39,17 +40,24 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def stall_and_expire(pid: int, db_path: Path) -> None:
-    """SIGSTOP the process at a moment it holds no write transaction (a stalled writer would lock the
-    file for everyone), and let its claim run out."""
-    for _ in range(200):
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            with contextlib.closing(sqlite3.connect(db_path, timeout=0.2, isolation_level=None)) as db:
-                db.execute("UPDATE requests SET claim_expires = '2000-01-01T00:00:00.000000+00:00' WHERE id = 1")
-            return
-        except sqlite3.OperationalError:
-            os.kill(pid, signal.SIGCONT)
-            time.sleep(0.05)
+    """SIGSTOP the process at a moment it holds no write transaction and not its turn to write (a stalled
+    writer would hold up everyone), and let its claim run out."""
+    turn = os.open(f"{db_path}-lock", os.O_RDWR)
+    try:
+        for _ in range(200):
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                with contextlib.closing(sqlite3.connect(db_path, timeout=0.2, isolation_level=None)) as db:
+                    db.execute("UPDATE requests SET claim_expires = '2000-01-01T00:00:00.000000+00:00' WHERE id = 1")
+                return
+            except (BlockingIOError, sqlite3.OperationalError):
+                os.kill(pid, signal.SIGCONT)
+                time.sleep(0.05)
+            finally:
+                fcntl.flock(turn, fcntl.LOCK_UN)
+    finally:
+        os.close(turn)
     raise AssertionError("the process never stood outside a write transaction")
 
 
@@ -79,15 +87,16 @@ def test_a_server_whose_lease_was_taken_stops_and_no_item_is_cut_twice(
     wait_until("three batches are sent", lambda: sent_batches(world.db_path) >= 3)
 
     holder = owner(world.db_path)
-    old = next(server for server in servers if f":{server.pid}:" in holder)
-    assert old.pid is not None
+    old = next(server for server in servers if f":{server.worker_pid}:" in holder)
+    stalled = old.worker_pid  # the worker process holds the claim
+    assert stalled is not None
     # The holder stalls (a long pause, a frozen VM) until its claim has run out; the other server takes
     # the request over; then the holder wakes, alive and in the middle of sending.
-    stall_and_expire(old.pid, world.db_path)
+    stall_and_expire(stalled, world.db_path)
     try:
         wait_until("the other server holds PURGE-1", lambda: owner(world.db_path) != holder)
     finally:
-        os.kill(old.pid, signal.SIGCONT)
+        os.kill(stalled, signal.SIGCONT)
     wait_until("the purge is submitted", lambda: state(world.db_path, 1) == "submitted", timeout=90)
 
     with contextlib.closing(Store(world.db_path)) as store:

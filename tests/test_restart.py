@@ -88,7 +88,7 @@ def restart_and_settle(world: World, server: ServeProcess, store: Store) -> floa
 
 
 def assert_claim_is_held_by_the_dead(store: Store, dead_pid: int) -> None:
-    """The killed process still holds PURGE-1, with a lease far from running out: waiting would be slow."""
+    """The killed worker process still holds PURGE-1, with a lease far from running out: waiting would be slow."""
     request = requests.get(store.db, 1)
     assert request.state == "executing"
     assert request.claim_owner is not None and f":{dead_pid}:" in request.claim_owner
@@ -147,7 +147,7 @@ def test_a_kill_between_batches_resumes_at_once_and_loses_no_batch(world: World,
 
         file_and_approve(world, server, ids, slow_deletes)
         wait_until("the second delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) >= 2)
-        first = server.pid
+        first = server.worker_pid  # the worker process holds the claim
         assert first is not None
         server.kill()
 
@@ -182,7 +182,7 @@ def test_a_kill_during_the_first_delete_resumes_and_completes(world: World, serv
 
         file_and_approve(world, server, ids, hang_first_delete)
         wait_until("the first delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) == 1)
-        first = server.pid
+        first = server.worker_pid  # the worker process holds the claim
         assert first is not None
         server.kill()
 

@@ -44,7 +44,9 @@ own tests).
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import signal
 import sqlite3
 import time
 from collections import Counter
@@ -71,6 +73,8 @@ from storage.db import Store
 
 SEARCH, DELETES, SUBMITTED = "search", "deletes", "submitted"
 PHASES = (SEARCH, DELETES, SUBMITTED)
+GROUP, LISTENER, WORKER, MIX = "group", "listener", "worker", "mix"
+TARGETS = (GROUP, LISTENER, WORKER)
 FAST_QUERIES = "100000/1s"  # the bot's runs/query pace, matching the stand-in's raised limit
 TAKEOVER = "took over work of stopped processes"
 
@@ -82,10 +86,13 @@ class TrialFailed(AssertionError):
 @dataclass(frozen=True)
 class Kill:
     """Where to kill: in ``phase``, once ``after`` calls (search: ``runs/query``, deletes:
-    ``runs/delete``) reached the stand-in since this server started — or, after submit, ``after`` ms."""
+    ``runs/delete``) reached the stand-in since this server started — or, after submit, ``after`` ms.
+    ``target``: the process group (listener and worker), the listener alone (its worker then exits
+    at once) or the worker alone (the listener goes on and starts another)."""
 
     phase: str
     after: int
+    target: str = GROUP
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class TrialConfig:
     max_kills: int = 3
     wait: float = 120.0  # the longest any one step may take
     servers: int = 1  # purgebot serve processes on the one file; with two, each kill picks one at random
+    kill: str = GROUP  # which process each kill ends (one of TARGETS), or MIX: each kill picks one at random
 
 
 @dataclass
@@ -131,11 +139,12 @@ def plan_kills(rng: random.Random, config: TrialConfig) -> list[Kill]:
     kills = []
     for phase in chosen:
         if phase == SEARCH:
-            kills.append(Kill(SEARCH, rng.randint(1, max(1, pages * 9 // 10))))
+            after = rng.randint(1, max(1, pages * 9 // 10))
         elif phase == DELETES:
-            kills.append(Kill(DELETES, rng.randint(0, calls)))
+            after = rng.randint(0, calls)
         else:
-            kills.append(Kill(SUBMITTED, rng.randint(0, 400)))
+            after = rng.randint(0, 400)
+        kills.append(Kill(phase, after, rng.choice(TARGETS) if config.kill == MIX else config.kill))
     return kills
 
 
@@ -267,14 +276,30 @@ class _Trial:
             self._wait("PURGE-1 is submitted", lambda: self._state() == "submitted")
             time.sleep(kill.after / 1000)
         victim = self.rng.choice(self.servers) if len(self.servers) > 1 else self.server
-        dead = victim.pid
-        victim.kill()
-        time.sleep(0.2)  # a request body already in the socket buffer still reaches the stand-in
-        self._wait("the killed process's calls are cut off", lambda: all(c.status is not None for c in langsmith.calls))
-        where, held = self._where(kill, dead)
+        dead = victim.worker_pid  # the worker process holds the claims
+        listener = victim.pid
+        if kill.target == WORKER and listener is not None:
+            os.kill(listener, signal.SIGSTOP)  # no new worker until the file the dead one left is read
+            victim.kill_worker()
+        elif kill.target == LISTENER:
+            victim.kill_listener()
+        else:
+            victim.kill()
+        try:
+            time.sleep(0.2)  # a request body already in the socket buffer still reaches the stand-in
+            self._wait(
+                "the killed process's calls are cut off", lambda: all(c.status is not None for c in langsmith.calls)
+            )
+            where, held = self._where(kill, dead)
+        finally:
+            if kill.target == WORKER and listener is not None:
+                os.kill(listener, signal.SIGCONT)
         self.result.kills.append(where)
         self.expected_takeovers += held
-        victim.start(timeout=60.0)
+        if kill.target == WORKER and dead is not None:
+            victim.wait_for_new_worker(dead, timeout=60.0)
+        else:
+            victim.start(timeout=60.0)
 
     def _where(self, kill: Kill, dead: int | None) -> tuple[str, bool]:
         """Where the kill landed, read from the file the dead process left; and whether it left a claim.
@@ -309,7 +334,7 @@ class _Trial:
             what = f"{request.state}, {sent}/{len(rows)} sent" if rows else f"{request.state}, no batches yet"
         if unanswered:
             what += f", {len(unanswered)} unanswered"
-        return f"{kill.phase}@{kill.after}: {what}", held
+        return f"{kill.target} {kill.phase}@{kill.after}: {what}", held
 
     # -- waiting --------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ the environment DESIGN.md names — and nothing else of the caller's ``SLACK_*``
 goes to a log file (appended to across restarts) so a failing test can show it.
 
 With ``socket_mode=True`` it runs ``purgebot serve --socket-mode`` with the stand-in's app-level
-token instead of the signing secret; that serves no HTTP, so it is up once the Slack stand-in
-(passed as ``slack``) sees it connect.
+token instead of the signing secret; that serves only ``/healthz`` over HTTP, so it is up once that
+answers 200 and the Slack stand-in (passed as ``slack``) sees it connect.
 """
 
 from __future__ import annotations
@@ -126,14 +126,22 @@ class ServeProcess:
         return self._process.pid if self._process is not None else None
 
     @property
+    def worker_pid(self) -> int | None:
+        """The worker process ``serve`` started (it holds the claims; see :mod:`bot.supervisor`), if one runs."""
+        if self.pid is None:
+            return None
+        found = [pid for pid in _children(self.pid) if _alive(pid)]
+        return found[0] if found else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 20.0) -> str:
         """Start the server and return its base URL once ``GET /healthz`` answers 200.
 
-        In Socket Mode: once the stand-in sees a connection opened after this call (the URL is
-        then of no use).
+        In Socket Mode: and once the stand-in sees a connection opened after this call (the URL then
+        serves only ``/healthz``).
         """
         if self.running:
             raise ServeProcessError(f"purgebot serve is already running (pid {self.pid})")
@@ -167,28 +175,68 @@ class ServeProcess:
                 time.sleep(0.05)
 
     def _ready(self, client: httpx.Client, sockets_before: int) -> bool:
+        """``/healthz`` answers 200 (the worker process reports in), and in Socket Mode the socket is open."""
         if self.socket_mode:
             assert self.slack is not None
-            return any(connection.active for connection in self.slack.socket_connections()[sockets_before:])
+            if not any(connection.active for connection in self.slack.socket_connections()[sockets_before:]):
+                return False
         try:
             return client.get(f"{self.url}/healthz").status_code == 200
         except httpx.TransportError:
             return False
 
     def kill(self) -> int | None:
-        """SIGKILL: the process gets no chance to clean up. Waits for it (so its pid is gone)."""
-        return self._end(signal.SIGKILL, grace=0.0)
+        """SIGKILL to the process group, listener and worker at once: no chance to clean up. Waits until
+        both are gone (so their pids name no running process)."""
+        worker = self.worker_pid
+        if self.pid is not None and self.running:
+            os.killpg(self.pid, signal.SIGKILL)
+        code = self._end(signal.SIGKILL, grace=0.0)
+        _wait_gone(worker)
+        return code
 
-    def stop(self, grace: float = 15.0) -> int | None:
-        """SIGTERM and wait up to ``grace`` seconds for a clean exit, then SIGKILL. Returns the exit code."""
-        return self._end(signal.SIGTERM, grace=grace)
+    def kill_listener(self) -> int | None:
+        """SIGKILL to the listener alone; its worker sees the socket close and exits at once. Waits for both."""
+        worker = self.worker_pid
+        code = self._end(signal.SIGKILL, grace=0.0)
+        _wait_gone(worker)
+        return code
 
-    def _end(self, sig: signal.Signals, *, grace: float) -> int | None:
+    def kill_worker(self) -> int:
+        """SIGKILL to the worker alone (the listener goes on and starts another); returns the killed pid."""
+        worker = self.worker_pid
+        if worker is None:
+            raise ServeProcessError(f"purgebot serve runs no worker process\n{self.log_tail()}")
+        os.kill(worker, signal.SIGKILL)
+        _wait_gone(worker)
+        return worker
+
+    def wait_for_new_worker(self, old: int, timeout: float = 30.0) -> int:
+        """Wait until the listener has started a worker other than ``old`` and ``/healthz`` answers 200."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                worker = self.worker_pid
+                if worker is not None and worker != old and self._ready(client, 0):
+                    return worker
+                time.sleep(0.05)
+        raise ServeProcessError(f"purgebot serve did not start a new worker in {timeout:g}s\n{self.log_tail()}")
+
+    def stop(self, grace: float = 15.0, *, group: bool = False) -> int | None:
+        """SIGTERM (to the listener, as ``docker stop`` sends it, or with ``group`` to the whole process
+        group, as systemd does) and wait up to ``grace`` seconds for a clean exit, then SIGKILL. Returns
+        the listener's exit code."""
+        return self._end(signal.SIGTERM, grace=grace, group=group)
+
+    def _end(self, sig: signal.Signals, *, grace: float, group: bool = False) -> int | None:
         process, self._process = self._process, None
         if process is None:
             return None
         if process.poll() is None:
-            process.send_signal(sig)
+            if group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
             try:
                 process.wait(timeout=grace if sig != signal.SIGKILL else 10.0)
             except subprocess.TimeoutExpired:
@@ -217,3 +265,31 @@ class ServeProcess:
             self.stop()
         else:
             self._end(signal.SIGKILL, grace=0.0)  # reap an exited process
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (any of its threads may have started them), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue  # the thread ended meanwhile
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _wait_gone(pid: int | None, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid is not None and _alive(pid):
+        if time.monotonic() > deadline:
+            raise ServeProcessError(f"process {pid} still runs {timeout:g}s after its end")
+        time.sleep(0.01)

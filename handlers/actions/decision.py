@@ -1,4 +1,4 @@
-"""What Approve and Reject share: ack at once, then hand (request, preview, clicker) to the workflow."""
+"""What Approve and Reject share: store the click, ack at once, then decide it here or leave it to the worker."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.home import HomeTab
 from bot.messages import escape, parse_decision_value
 from bot.workflow import Click, RecordingFailed, Workflow
-from handlers.replies import actor_name, publish_home
+from handlers.replies import actor_name
 
 
 def decide(
@@ -26,8 +26,9 @@ def decide(
     """Store the click, ack, decide, and tell the clicker: ephemerally under a message, or on the home tab
     they clicked in (which has no ``response_url``) by publishing it again with a notice.
 
-    The click is stored before the ack, so a crash after the ack cannot lose it (see
-    ``Workflow.resume_clicks``); that costs one small SQLite write before the ack.
+    The click is stored before the ack, so a crash after the ack cannot lose it (``bot.clicks``); that
+    costs one small SQLite write before the ack. In ``purgebot serve`` that write and the ack are all
+    the listener does: its worker process decides the stored click and tells the clicker.
     """
     action = (body.get("actions") or [{}])[0]
     user = str((body.get("user") or {}).get("id", ""))
@@ -35,7 +36,7 @@ def decide(
 
     def tell(text: str) -> None:
         if from_home:
-            publish_home(client, home, user, notice=text or None)
+            home.publish(user, notice=text or None)
         elif text:
             respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -63,6 +64,8 @@ def decide(
     if earlier is not None:
         tell(earlier)
         return
+    if not workflow.decides_clicks:
+        return  # the worker process decides it (bot.clicks)
     try:
         tell(workflow.decide_click(key, click))
     except RecordingFailed as error:

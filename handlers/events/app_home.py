@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from bot.home import HomeTab
-from handlers.replies import publish_home
 
 
 def register(app: App, *, home: HomeTab) -> None:
-    def app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def app_home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        publish_home(client, home, str(event.get("user", "")))
+        home.publish(str(event.get("user", "")))
 
     app.event("app_home_opened")(app_home_opened)
