@@ -201,7 +201,7 @@ def test_a_kill_mid_overlap_resumes_the_search_and_deletes_every_trace(
             return covered >= 1 and bool(batches.for_request(store.db, 1, batches.SENT))
 
         wait_until("a project is searched and a delete accepted", mid_overlap)
-        dead = server.pid
+        dead = server.worker_pid  # the worker process holds the claim; the kill takes its whole group
         server.kill()
 
         request = requests.get(store.db, 1)
