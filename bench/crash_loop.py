@@ -46,7 +46,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bot.sandbox.crash import GROUP, MIX, TARGETS, TrialConfig, TrialResult, run_trial
+from bot.sandbox.crash import run_trial
+from bot.sandbox.crash_plan import GROUP, MIX, TARGETS, TrialConfig, TrialResult
 
 HEADER = f"{'trial':>5}  {'kills':>5}  {'where killed':<60}  {'batches':>7}  {'unanswered':>10}  {'re-sent':>7}  " + (
     f"{'bound':>5}  {'downtime check':<32}  {'seconds':>7}"

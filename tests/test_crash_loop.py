@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.crash import (
+from bot.sandbox.crash import run_trial
+from bot.sandbox.crash_plan import (
     DELETES,
     GROUP,
     LISTENER,
@@ -23,7 +24,6 @@ from bot.sandbox.crash import (
     WORKER,
     TrialConfig,
     plan_kills,
-    run_trial,
     trial_seed,
 )
 

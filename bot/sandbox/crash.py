@@ -51,13 +51,24 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.clock import parse_utc, utc_iso
-from bot.sandbox.langsmith import Call, FakeLangSmith
+from bot.sandbox.crash_invariants import Invariants, batch_key, call_key
+from bot.sandbox.crash_plan import (
+    DELETES,
+    LISTENER,
+    SEARCH,
+    WORKER,
+    Kill,
+    TrialConfig,
+    TrialResult,
+    plan_kills,
+    trial_seed,
+)
+from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess, ServeProcessError
 from bot.sandbox.slack_server import Message
 from bot.sandbox.world import (
@@ -67,89 +78,15 @@ from bot.sandbox.world import (
     World,
     running_world,
 )
-from bot.workflow import items_digest
 from storage import batches, checks, claims, events, items, outbox, requests
 from storage.db import Store
 
-SEARCH, DELETES, SUBMITTED = "search", "deletes", "submitted"
-PHASES = (SEARCH, DELETES, SUBMITTED)
-GROUP, LISTENER, WORKER, MIX = "group", "listener", "worker", "mix"
-TARGETS = (GROUP, LISTENER, WORKER)
 FAST_QUERIES = "100000/1s"  # the bot's runs/query pace, matching the stand-in's raised limit
 TAKEOVER = "took over work of stopped processes"
 
 
 class TrialFailed(AssertionError):
     """A trial could not go on (a wait ran out, the server did not come up)."""
-
-
-@dataclass(frozen=True)
-class Kill:
-    """Where to kill: in ``phase``, once ``after`` calls (search: ``runs/query``, deletes:
-    ``runs/delete``) reached the stand-in since this server started — or, after submit, ``after`` ms.
-    ``target``: the process group (listener and worker), the listener alone (its worker then exits
-    at once) or the worker alone (the listener goes on and starts another)."""
-
-    phase: str
-    after: int
-    target: str = GROUP
-
-
-@dataclass(frozen=True)
-class TrialConfig:
-    traces: int = 20_000
-    projects: int = 3
-    others: int = 300  # unrelated traces per project, which must survive the purge
-    latency: float = 0.02  # seconds the LangSmith stand-in takes for every call from the approval on
-    search_latency: float = 0.0  # ... and for the preview's search (about traces / 100 queries, one at a time)
-    concurrency: int = 4  # PURGEBOT_DELETE_CONCURRENCY
-    max_kills: int = 3
-    wait: float = 120.0  # the longest any one step may take
-    servers: int = 1  # purgebot serve processes on the one file; with two, each kill picks one at random
-    kill: str = GROUP  # which process each kill ends (one of TARGETS), or MIX: each kill picks one at random
-
-
-@dataclass
-class TrialResult:
-    trial: int
-    seed: int
-    kills: list[str] = field(default_factory=list)  # where each kill landed, as seen in the dead process's file
-    batches: int = 0
-    unanswered: int = 0  # delete calls killed processes made whose batch their file did not record as sent
-    duplicates: int = 0  # delete calls that repeated an earlier one (a batch re-sent)
-    bound: int = 0  # kills x concurrency
-    takeovers: int = 0  # restarts that freed a dead process's claims at once
-    downtime: str = ""  # what the check that fell due during downtime did
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-def plan_kills(rng: random.Random, config: TrialConfig) -> list[Kill]:
-    """1…max_kills kill points in the order a purge reaches them."""
-    pages = max(1, config.traces // 100)
-    calls = max(1, config.traces // 1000) + 1  # trace batches and the metadata delete
-    chosen = sorted(
-        (rng.choices(PHASES, weights=(25, 55, 20))[0] for _ in range(rng.randint(1, config.max_kills))),
-        key=PHASES.index,
-    )
-    kills = []
-    for phase in chosen:
-        if phase == SEARCH:
-            after = rng.randint(1, max(1, pages * 9 // 10))
-        elif phase == DELETES:
-            after = rng.randint(0, calls)
-        else:
-            after = rng.randint(0, 400)
-        kills.append(Kill(phase, after, rng.choice(TARGETS) if config.kill == MIX else config.kill))
-    return kills
-
-
-def trial_seed(seed: int, trial: int) -> int:
-    return seed * 1_000_003 + trial
 
 
 def run_trial(trial: int, seed: int, config: TrialConfig, workdir: Path) -> TrialResult:
@@ -202,6 +139,7 @@ class _Trial:
         self.expected_takeovers = 0
         self.deletes_seen = 0  # delete calls made by processes killed before
         self.unanswered: Counter[tuple[str, str]] = Counter()  # calls made whose batch the file does not hold sent
+        self.invariants = Invariants(world, result, self.unanswered)
 
     # -- the story ------------------------------------------------------------------------------
 
@@ -231,13 +169,13 @@ class _Trial:
             self._kill_at(kill)
         self._wait("PURGE-1 is submitted and the outbox drained", self._settled)
         self.result.takeovers = sum(server.log_text().count(TAKEOVER) for server in self.servers)
-        self._expect(
+        self.invariants.expect(
             self.result.takeovers == self.expected_takeovers,
             f"{self.result.takeovers} restarts took over claims at once; "
             f"{self.expected_takeovers} killed processes held one",
         )
         with _store(self.world.db_path) as store:
-            self._check_purge(store, subject, others)
+            self.invariants.purge(store, subject, others)
         self._downtime_check(subject, others)
 
     def _seed(self) -> tuple[set[str], set[str]]:
@@ -313,13 +251,13 @@ class _Trial:
             held = any(f":{dead}:" in owner for owner in claims.owners(store.db))
             sending = len(self.servers) == 1 or f":{dead}:" in (requests.get(store.db, 1).claim_owner or "")
         deletes = self.world.langsmith.calls_to("runs/delete")
-        made = {_call_key(call) for call in deletes[self.deletes_seen :]} if sending else set()
+        made = {call_key(call) for call in deletes[self.deletes_seen :]} if sending else set()
         if sending:
             self.deletes_seen = len(deletes)
         with _store(self.world.db_path) as store:
             request = requests.get(store.db, 1)
             rows = batches.for_request(store.db, 1)
-            recorded = {_batch_key(b, items.in_batch(store.db, b)) for b in rows if b.state == batches.SENT}
+            recorded = {batch_key(b, items.in_batch(store.db, b)) for b in rows if b.state == batches.SENT}
             found = items.count(store.db, 1, kind=items.TRACE)
             unsent = outbox.pending_count(store.db)
         unanswered = made - recorded
@@ -384,90 +322,11 @@ class _Trial:
         assert found is not None
         return found
 
-    # -- invariants -----------------------------------------------------------------------------
-
-    def _expect(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.result.failures.append(message)
-
-    def _check_purge(self, store: Store, subject: set[str], others: set[str]) -> None:
-        """After the last restart: every approved trace ID went out, each batch is recorded sent exactly
-        once, re-sends stay within what kills can explain, the scheduled check exists, the chain holds,
-        and Slack saw nothing twice."""
-        db = store.db
-        expect = self._expect
-        request = requests.get(db, 1)
-        expect(request.state == "submitted", f"PURGE-1 is {request.state}, not submitted")
-        expect(request.claim_owner is None, f"PURGE-1 is still claimed by {request.claim_owner}")
-        approved = set(items.values(db, 1, items.INCLUDED, kind=items.TRACE))
-        expect(approved == subject, f"approved set has {len(approved):,} IDs; the subject has {len(subject):,}")
-
-        rows = batches.for_request(db, 1)
-        self.result.batches = len(rows)
-        expect(bool(rows), "no batches were written")
-        unsent = [(b.id, b.state) for b in rows if b.state != batches.SENT]
-        expect(not unsent, f"batches not sent: {unsent}")
-        expect(all(b.attempts == 1 for b in rows), f"a batch was recorded more than once: {[b.attempts for b in rows]}")
-        recorded = Counter(e.data["batch"] for e in events.for_request(db, 1) if e.kind == "batch_sent")
-        expect(
-            recorded == Counter({b.id: 1 for b in rows}),
-            f"batch_sent events per batch: {dict(recorded)} (batches {[b.id for b in rows]})",
-        )
-        kinds = [e.kind for e in events.for_request(db, 1)]
-        expect(kinds.count("submitted") == 1, f"{kinds.count('submitted')} 'submitted' events")
-
-        stored_calls = {_batch_key(b, items.in_batch(db, b)) for b in rows}
-        deletes = self.world.langsmith.calls_to("runs/delete")
-        made = Counter(_call_key(call) for call in deletes)
-        expect(set(made) == stored_calls, "a delete call does not match any stored batch (re-cut or extra)")
-        statuses = Counter(call.status for call in deletes)
-        expect(set(statuses) <= {202, 499}, f"delete answers: {dict(statuses)}")
-        accepted = {tid for call in deletes if call.status == 202 for tid in call.body.get("trace_ids") or []}
-        expect(accepted == approved, f"accepted deletes cover {len(accepted & approved):,} of {len(approved):,} IDs")
-        expect(not accepted & others, f"{len(accepted & others)} unrelated traces were sent for deletion")
-        self.result.duplicates = sum(count - 1 for count in made.values())
-        resent_unasked = sorted(n - 1 - self.unanswered[key] for key, n in made.items() if n - 1 > self.unanswered[key])
-        expect(not resent_unasked, f"a batch recorded as sent at a kill was sent again ({resent_unasked} extra calls)")
-        expect(
-            self.result.duplicates <= self.result.bound,
-            f"{self.result.duplicates} re-sent calls, more than kills x concurrency = {self.result.bound}",
-        )
-
-        scheduled = [c for c in checks.for_request(db, 1) if c.kind == checks.SCHEDULED]
-        expect(
-            [(c.seq, c.state, c.target) for c in scheduled] == [(0, checks.PENDING, checks.TRACES)],
-            f"scheduled checks: {[(c.seq, c.state, c.target) for c in scheduled]}",
-        )
-        self._check_file(store)
-        self._check_slack(submitted_posts=1)
-
-    def _check_file(self, store: Store) -> None:
-        chain = events.verify_chain(store.db)
-        self._expect(chain.intact, f"the event chain is broken at event {chain.first_bad}")
-        integrity = store.db.execute("PRAGMA integrity_check").fetchone()[0]
-        self._expect(integrity == "ok", f"PRAGMA integrity_check: {integrity}")
-
-    def _check_slack(self, *, submitted_posts: int) -> None:
-        """Nothing posted twice: every bot message carries its outbox id, and no id appears twice."""
-        slack = self.world.slack
-        posted = [
-            m
-            for channel in (REQUESTS_CHANNEL, NOTIFY_CHANNEL)
-            for m in slack.messages(channel)
-            if m.is_bot and not m.files
-        ]  # uploaded evidence reports carry no metadata
-        ids = Counter((m.metadata or {}).get("event_payload", {}).get("outbox_id") for m in posted)
-        twice = {key: n for key, n in ids.items() if n > 1}
-        self._expect(not twice, f"posted twice (outbox id: times): {twice}")
-        self._expect(None not in ids, "a bot message without an outbox id")
-        said = sum("is *submitted*" in m.render() for m in posted if m.is_reply)
-        self._expect(said == submitted_posts, f"'submitted' said {said} times in the thread")
-
     def _downtime_check(self, subject: set[str], others: set[str]) -> None:
         """Stop; the weekend job runs and the check falls due while nothing runs; start → it runs."""
         for server in self.servers:
             code = server.stop()
-            self._expect(code == 0, f"a graceful stop exited with {code}")
+            self.invariants.expect(code == 0, f"a graceful stop exited with {code}")
         with _store(self.world.db_path) as store:
             upcoming = checks.next_pending(store.db, 1)
             if upcoming is None:
@@ -475,7 +334,7 @@ class _Trial:
             if parse_utc(upcoming.due_at) <= datetime.now(UTC):
                 raise TrialFailed(f"the scheduled check was already due ({upcoming.due_at}) before the downtime")
             deleted = self.world.langsmith.run_weekend()
-            self._expect(deleted >= len(subject), f"the weekend job deleted {deleted:,} traces")
+            self.invariants.expect(deleted >= len(subject), f"the weekend job deleted {deleted:,} traces")
             overdue = utc_iso(datetime.now(UTC) - timedelta(hours=1))
             with store.write() as db:
                 db.execute("UPDATE checks SET due_at = ? WHERE id = ?", [overdue, upcoming.id])
@@ -486,20 +345,22 @@ class _Trial:
         )
         with _store(self.world.db_path) as store:
             done = checks.get(store.db, upcoming.id)
-            self._expect(
+            self.invariants.expect(
                 (done.state, done.remaining, done.outcome) == (checks.DONE, 0, "clear"),
                 f"the overdue check: {done.state}, {done.remaining} remaining, {done.outcome}",
             )
             self.result.downtime = f"{done.outcome}: {done.checked:,} checked, {done.remaining} remain"
             kinds = [e.kind for e in events.for_request(store.db, 1)]
-            self._expect(kinds.count("verified") == 1, f"{kinds.count('verified')} 'verified' events")
-            self._check_file(store)
+            self.invariants.expect(kinds.count("verified") == 1, f"{kinds.count('verified')} 'verified' events")
+            self.invariants.file(store)
         notified = [m.render() for m in self.world.slack.messages(NOTIFY_CHANNEL) if "PURGE-1 verified" in m.render()]
-        self._expect(len(notified) == 1, f"the compliance channel heard 'PURGE-1 verified' {len(notified)} times")
-        self._check_slack(submitted_posts=1)
+        self.invariants.expect(
+            len(notified) == 1, f"the compliance channel heard 'PURGE-1 verified' {len(notified)} times"
+        )
+        self.invariants.slack(submitted_posts=1)
         survivors = sum(self.world.langsmith.trace_exists(t) for t in others)
-        self._expect(survivors == len(others), f"{len(others) - survivors} unrelated traces were deleted")
-        self._expect(
+        self.invariants.expect(survivors == len(others), f"{len(others) - survivors} unrelated traces were deleted")
+        self.invariants.expect(
             not any(self.world.langsmith.trace_exists(t) for t in subject), "a subject trace survived the weekend"
         )
 
@@ -511,16 +372,3 @@ def _store(path: Path) -> Iterator[Store]:
         yield store
     finally:
         store.close()
-
-
-def _batch_key(batch: batches.Batch, values: list[str]) -> tuple[str, str]:
-    if batch.kind == batches.METADATA:
-        return ("metadata", batch.digest)
-    return (str(batch.session_id), ",".join(sorted(values)))
-
-
-def _call_key(call: Call) -> tuple[str, str]:
-    body: dict[str, Any] = call.body if isinstance(call.body, dict) else {}
-    if body.get("metadata"):
-        return ("metadata", items_digest([f"{k}={v}" for k, v in body["metadata"].items()]))
-    return (str(body.get("session_id")), ",".join(sorted(body.get("trace_ids") or [])))
