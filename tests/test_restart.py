@@ -77,6 +77,17 @@ def file_and_approve(world: World, server: ServeProcess, ids: list[str], before_
         assert clicked.status == 200, clicked.body
 
 
+def purge_in_flight(world: World, server: ServeProcess, ids: list[str], *, latency: float = 0.5) -> None:
+    """File and approve a purge of ``ids`` whose delete calls take ``latency`` seconds each, and return once
+    the second call has arrived: a kill now lands with a call in flight and a batch already answered."""
+
+    def slow_deletes() -> None:
+        world.langsmith.latency = latency
+
+    file_and_approve(world, server, ids, slow_deletes)
+    wait_until("the second delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) >= 2)
+
+
 def restart_and_settle(world: World, server: ServeProcess, store: Store) -> float:
     """Start a new server on the same database; returns the seconds until PURGE-1 is submitted."""
     started = time.monotonic()
@@ -141,12 +152,7 @@ def test_a_kill_between_batches_resumes_at_once_and_loses_no_batch(world: World,
     server.start()
     store = Store(world.db_path)
     try:
-
-        def slow_deletes() -> None:
-            world.langsmith.latency = 0.5  # each call takes a while, so the kill lands inside the second
-
-        file_and_approve(world, server, ids, slow_deletes)
-        wait_until("the second delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) >= 2)
+        purge_in_flight(world, server, ids)
         first = server.worker_pid  # the worker process holds the claim
         assert first is not None
         server.kill()
@@ -210,12 +216,7 @@ def test_a_graceful_stop_between_batches_finishes_the_call_in_flight_and_hands_o
     server.start()
     store = Store(world.db_path)
     try:
-
-        def slow_deletes() -> None:
-            world.langsmith.latency = 1.0
-
-        file_and_approve(world, server, ids, slow_deletes)
-        wait_until("the second delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) >= 2)
+        purge_in_flight(world, server, ids, latency=1.0)
         started = time.monotonic()
         assert server.stop() == 0
         took = time.monotonic() - started

@@ -22,7 +22,7 @@ from test_restart import (
     TRACES,
     assert_claim_is_held_by_the_dead,
     assert_nothing_lost,
-    file_and_approve,
+    purge_in_flight,
     request_message,
     restart_and_settle,
     wait_until,
@@ -90,12 +90,7 @@ def test_a_kill_of_the_worker_alone_mid_purge_loses_nothing_and_sends_nothing_tw
     server.start()
     store = Store(world.db_path)
     try:
-
-        def slow_deletes() -> None:
-            world.langsmith.latency = 0.5  # each call takes a while, so the kill lands inside the second
-
-        file_and_approve(world, server, ids, slow_deletes)
-        wait_until("the second delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) >= 2)
+        purge_in_flight(world, server, ids)
         listener = server.pid
         os.kill(listener or 0, signal.SIGSTOP)  # read the file the dead worker left before a new one starts
         try:
@@ -125,12 +120,7 @@ def test_a_kill_of_the_listener_alone_ends_its_worker_at_once_and_loses_nothing(
     server.start()
     store = Store(world.db_path)
     try:
-
-        def slow_deletes() -> None:
-            world.langsmith.latency = 0.5
-
-        file_and_approve(world, server, ids, slow_deletes)
-        wait_until("the second delete call arrives", lambda: len(world.langsmith.calls_to("runs/delete")) >= 2)
+        purge_in_flight(world, server, ids)
         worker = server.worker_pid
         assert worker is not None
         started = time.monotonic()
