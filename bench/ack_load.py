@@ -58,6 +58,7 @@ from pathlib import Path
 import httpx
 import scenario
 import uvicorn
+from cpu_time import CpuMeter, cpu_line, load_average
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
@@ -307,37 +308,6 @@ class StateWatch:
 # -- the story ---------------------------------------------------------------------------------
 
 
-# -- CPU time, from /proc ------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User and system CPU seconds ``pid`` has used so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU seconds each named process uses between ``start`` and ``stop``."""
-
-    def __init__(self, pids: dict[str, int | None]) -> None:
-        self._pids = pids
-        self._before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        self.used: dict[str, float] = {}
-
-    def stop(self) -> dict[str, float]:
-        self.used = {name: cpu_seconds(pid) - self._before[name] for name, pid in self._pids.items()}
-        return self.used
-
-
-def cpu_line(label: str, used: dict[str, float], wall: float) -> str:
-    cores = len(os.sched_getaffinity(0))
-    parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in used.items())
-    return f"CPU s during {label} ({wall:.2f} s x {cores} cores = {wall * cores:.1f}): {parts}"
-
-
 @dataclass(frozen=True)
 class PurgebotRun:
     jobs: list[Job]  # what was sent, so the minimal app gets the very same bodies
@@ -531,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"environment: {len(os.sched_getaffinity(0))} of {os.cpu_count()} cores"
-        f"{' (pinned, --cores)' if args.cores else ''}, load average {_load_average()}, "
+        f"{' (pinned, --cores)' if args.cores else ''}, load average {load_average()}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
         f"slack_bolt {version('slack_bolt')}, uvicorn {version('uvicorn')}, "
         f"starlette {version('starlette')}",
@@ -584,15 +554,10 @@ def report(ours: PurgebotRun, minimal_run: tuple[Round, dict[str, float]], final
         ["no request was sent while PURGE-1 executed"] if not inside else []
     )
     print(
-        f"run time {time.monotonic() - began:.0f} s, load average at the end {_load_average()}"
+        f"run time {time.monotonic() - began:.0f} s, load average at the end {load_average()}"
         + "".join(f"; INVALID RUN: {p}" for p in problems)
     )
     return 1 if problems else 0
-
-
-def _load_average() -> str:
-    """The 1-, 5- and 15-minute load averages: other work on the machine shows here."""
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

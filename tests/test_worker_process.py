@@ -46,6 +46,22 @@ def _serve(world: World, start_serve: Callable[..., ServeProcess]) -> ServeProce
     return start_serve(world, extra_env={"PURGEBOT_DELETE_CONCURRENCY": "1"})
 
 
+@contextlib.contextmanager
+def _mid_purge(
+    world: World, start_serve: Callable[..., ServeProcess]
+) -> Iterator[tuple[ServeProcess, Store, list[str]]]:
+    """``purgebot serve`` purging TRACES traces with a delete call in flight, and the file to read it from."""
+    server = _serve(world, start_serve)
+    ids = world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), TRACES)
+    server.start()
+    store = Store(world.db_path)
+    try:
+        purge_in_flight(world, server, ids)
+        yield server, store, ids
+    finally:
+        store.close()
+
+
 def _gone(pid: int) -> bool:
     """The process exited (a zombie not yet reaped by whoever adopted it counts as gone)."""
     try:
@@ -85,12 +101,7 @@ def test_a_kill_of_the_worker_alone_mid_purge_loses_nothing_and_sends_nothing_tw
     world: World,
     start_serve: Callable[..., ServeProcess],
 ) -> None:
-    server = _serve(world, start_serve)
-    ids = world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), TRACES)
-    server.start()
-    store = Store(world.db_path)
-    try:
-        purge_in_flight(world, server, ids)
+    with _mid_purge(world, start_serve) as (server, store, ids):
         listener = server.pid
         os.kill(listener or 0, signal.SIGSTOP)  # read the file the dead worker left before a new one starts
         try:
@@ -107,20 +118,13 @@ def test_a_kill_of_the_worker_alone_mid_purge_loses_nothing_and_sends_nothing_tw
         assert server.pid == listener
         assert server.log_text().count(TAKEOVER) == 1  # at once, not after the lease
         assert_nothing_lost(world, server, store, ids)  # at most the one call in flight went twice
-    finally:
-        store.close()
 
 
 def test_a_kill_of_the_listener_alone_ends_its_worker_at_once_and_loses_nothing(
     world: World,
     start_serve: Callable[..., ServeProcess],
 ) -> None:
-    server = _serve(world, start_serve)
-    ids = world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), TRACES)
-    server.start()
-    store = Store(world.db_path)
-    try:
-        purge_in_flight(world, server, ids)
+    with _mid_purge(world, start_serve) as (server, store, ids):
         worker = server.worker_pid
         assert worker is not None
         started = time.monotonic()
@@ -140,8 +144,6 @@ def test_a_kill_of_the_listener_alone_ends_its_worker_at_once_and_loses_nothing(
         assert server.log_text().count(TAKEOVER) == 1
         assert "the listener process is gone" in server.log_text()
         assert_nothing_lost(world, server, store, ids)
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize("group", (False, True), ids=("to-the-listener", "to-the-group"))
