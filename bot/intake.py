@@ -40,6 +40,7 @@ KETCH = "ketch"
 API = "api"
 PLATFORM_PREFIX = "platform:"
 
+
 class IntakeRefused(Exception):
     """The platform's request cannot be taken: ``status`` is the HTTP status, ``code`` Ketch's error code."""
 

@@ -55,6 +55,7 @@ class Minimiser:
                 self._warned = True
             return 0
         key = settings.purgebot_hmac_key.get_secret_value().encode()
+
         def hasher(value: str) -> str:
             return keyed_hash(key, value)
 

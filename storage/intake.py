@@ -159,6 +159,7 @@ def seal(db: Database, callback_id: int, *, origin: str, sealed: str) -> None:
         "UPDATE intake_callbacks SET url = ?, headers = '{}', sealed = ? WHERE id = ?", [origin, sealed, callback_id]
     )
 
+
 def mark_sent(db: Database, row_id: int, *, at: str) -> None:
     db.execute(
         f"UPDATE callbacks SET state = ?, sent_at = ?, error = NULL, {RELEASED} WHERE id = ?", [SENT, at, row_id]

@@ -109,8 +109,6 @@ def due(db: Database, now: str, limit: int = 50) -> list[OutboxRow]:
     ]
 
 
-
-
 def mark_sent(db: Database, row_id: int, *, ts: str | None, at: str) -> None:
     db.execute(f"UPDATE outbox SET state = ?, ts = ?, sent_at = ?, {RELEASED} WHERE id = ?", [SENT, ts, at, row_id])
 

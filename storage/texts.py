@@ -22,16 +22,12 @@ def digest(text: str) -> str:
 def keep(db: Database, request_id: int | None, text: str) -> str:
     """Store ``text`` for the request (once) and return its digest, for an event to carry."""
     named = digest(text)
-    db.execute(
-        "INSERT OR IGNORE INTO texts (request_id, digest, text) VALUES (?, ?, ?)", [request_id, named, text]
-    )
+    db.execute("INSERT OR IGNORE INTO texts (request_id, digest, text) VALUES (?, ?, ?)", [request_id, named, text])
     return named
 
 
 def read(db: Database, request_id: int | None, named: str) -> str | None:
-    row = db.execute(
-        "SELECT text FROM texts WHERE request_id IS ? AND digest = ?", [request_id, named]
-    ).fetchone()
+    row = db.execute("SELECT text FROM texts WHERE request_id IS ? AND digest = ?", [request_id, named]).fetchone()
     return str(row[0]) if row else None
 
 

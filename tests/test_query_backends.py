@@ -84,9 +84,7 @@ def test_a_subject_purge_of_three_day_old_traces_is_verified(on_backend: World, 
 
 
 @pytest.mark.parametrize("kind", ["traces", "metadata"])
-def test_v1_vanishing_between_submission_and_the_first_check(
-    tmp_path: Path, clock: SandboxClock, kind: str
-) -> None:
+def test_v1_vanishing_between_submission_and_the_first_check(tmp_path: Path, clock: SandboxClock, kind: str) -> None:
     langsmith = FakeLangSmith(api_key=LANGSMITH_KEY, backend="clickhouse")
     with running_world(tmp_path / "purgebot.db", clock=clock, tuning=FAST, langsmith=langsmith) as world:
         assert world.people is not None and world.bot is not None

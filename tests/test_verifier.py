@@ -115,9 +115,11 @@ def test_a_check_that_gets_no_answer_backs_off_and_is_escalated_once_after_a_day
         attempts = pending.attempts
         jump_to_next_check(world, clock)
         world.slack.wait_for(
-            lambda _, before=attempts: (c := checks.next_pending(world.bot.store.db, 1)) is not None
-            and c.attempts > before
-            and c.state == checks.PENDING,
+            lambda _, before=attempts: (
+                (c := checks.next_pending(world.bot.store.db, 1)) is not None
+                and c.attempts > before
+                and c.state == checks.PENDING
+            ),
             timeout=15,
         )
         after = checks.next_pending(world.bot.store.db, 1)
@@ -131,6 +133,7 @@ def test_a_check_that_gets_no_answer_backs_off_and_is_escalated_once_after_a_day
     assert waits[0] < waits[2] <= retry_delay(100)  # it backs off, up to a ceiling
     assert state(world) == "submitted"
     wait_thread(world, root, "got no answer from LangSmith")
+
     def escalations() -> list[str]:
         return [m.text for m in world.slack.messages(NOTIFY_CHANNEL) if "retried until it gets an answer" in m.text]
 
@@ -140,9 +143,7 @@ def test_a_check_that_gets_no_answer_backs_off_and_is_escalated_once_after_a_day
 
 
 def test_retry_delay_doubles_from_fifteen_minutes_to_four_hours() -> None:
-    assert [retry_delay(n) for n in (1, 2, 3, 4, 5, 6)] == [
-        timedelta(minutes=m) for m in (15, 30, 60, 120, 240, 240)
-    ]
+    assert [retry_delay(n) for n in (1, 2, 3, 4, 5, 6)] == [timedelta(minutes=m) for m in (15, 30, 60, 120, 240, 240)]
     assert retry_delay(10_000) == timedelta(hours=4)
 
 

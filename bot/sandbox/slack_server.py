@@ -308,8 +308,6 @@ class Channel:
 # --------------------------------------------------------------------------- internals
 
 
-
-
 class _ApiError(Exception):
     """An ``{"ok": false, "error": ...}`` answer raised from inside a method implementation."""
 
@@ -1436,7 +1434,6 @@ class FakeSlack:
         members = sorted(channel.members | ({self.bot_user_id} if channel.bot_member else set()))
         page, paging = self._page(members, params, 100)
         return {"members": page, **paging}
-
 
     def _conversations_replies(self, params: _Params) -> JSON:
         channel = self._member_channel(params)  # the history scope: _missing_scopes

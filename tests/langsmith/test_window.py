@@ -24,9 +24,7 @@ def test_nothing_known_looks_back_over_all_of_the_retention() -> None:
 
 def test_known_starts_give_a_day_before_the_earliest_to_the_latest() -> None:
     starts = [NOW - timedelta(days=3), NOW - timedelta(days=30), NOW - timedelta(hours=1)]
-    assert window_for(starts, now=NOW, lookback=LOOKBACK) == Window(
-        NOW - timedelta(days=31), NOW - timedelta(hours=1)
-    )
+    assert window_for(starts, now=NOW, lookback=LOOKBACK) == Window(NOW - timedelta(days=31), NOW - timedelta(hours=1))
 
 
 def test_one_unknown_start_looks_back_all_the_way() -> None:
