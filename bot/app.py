@@ -25,9 +25,9 @@ from slack_sdk.errors import SlackApiError
 import handlers
 from bot.approvers import Approvers
 from bot.callbacks import CallbackSender
-from bot.clicks import ClickDecider
 from bot.clock import Clock, SystemClock
 from bot.deadlines import Deadlines
+from bot.deferred import DeferredWork
 from bot.executor import Executor
 from bot.filing import Filing
 from bot.home import HomeTab
@@ -124,7 +124,6 @@ class PurgeBot:
             clock=self.clock,
             settings=settings,
             on_change=self.wake,
-            decides_clicks=not worker_process,
         )
         self.filing = Filing(
             store=self.store,
@@ -171,8 +170,18 @@ class PurgeBot:
             backoff=tuning.callback_backoff,
             max_backoff=tuning.callback_max_backoff,
         )
-        self.clicks = ClickDecider(store=self.store, workflow=self.workflow, home=self.home, clock=self.clock)
-        self._clicks_worker = Worker("clicks", self.clicks.step, idle=tuning.worker_idle)
+        self.deferred = DeferredWork(
+            store=self.store,
+            workflow=self.workflow,
+            filing=self.filing,
+            board=self.status_board,
+            home=self.home,
+            slack=self.slack,
+            clock=self.clock,
+            in_process=not worker_process,
+            wake_worker=self.wake,
+        )
+        self._deferred_worker = Worker("deferred", self.deferred.step, idle=tuning.worker_idle)
         self._callback_worker = Worker("callbacks", self.callbacks.step, idle=tuning.worker_idle)
         self._previewer_worker = Worker("previewer", self.previewer.step, idle=tuning.worker_idle)
         self._executor_worker = Worker("executor", self.executor.step, idle=tuning.worker_idle)
@@ -197,12 +206,7 @@ class PurgeBot:
                 process_before_response=False,
             )
             handlers.register(
-                self._bolt,
-                workflow=self.workflow,
-                filing=self.filing,
-                board=self.status_board,
-                clock=self.clock,
-                home=self.home,
+                self._bolt, deferred=self.deferred, workflow=self.workflow, filing=self.filing, clock=self.clock
             )
         return self._bolt
 
@@ -241,7 +245,7 @@ class PurgeBot:
     @property
     def workers(self) -> tuple[Worker, ...]:
         return (
-            self._clicks_worker,
+            self._deferred_worker,
             self._previewer_worker,
             self._executor_worker,
             self._notifier_worker,

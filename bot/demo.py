@@ -177,8 +177,10 @@ def _story(world: World, transcript: Transcript, clock: SandboxClock) -> None:
     world.bot.wake()
     world.settle(lambda db: _reached(1, "verified")(db) and _reached(2, "verified")(db))
 
+    shown_before = transcript.mark()
     with transcript.step(alice.user_id, REQUESTS_CHANNEL, "/purge status PURGE-1"):
         transcript.ack(alice.user_id, alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL))
+    transcript.wait_shown("PURGE-1: verified", since=shown_before)  # answered after the ack
     transcript.say("\n— The compliance officer runs `purgebot report PURGE-1` (and PURGE-2) for the tickets. —")
 
 

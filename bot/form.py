@@ -181,6 +181,12 @@ def read_submission(view: JSON, *, now: datetime) -> tuple[grammar.Request, str]
     return grammar.ExamplesRequest(pairs, as_of, options), channel
 
 
+def opened_in(view: JSON) -> str:
+    """The channel the form was opened from ("" when its metadata is damaged)."""
+    channel = _metadata(view).get("channel")
+    return channel if isinstance(channel, str) else ""
+
+
 def response_url(view: JSON) -> str | None:
     """The ``response_url`` of the ``/purge`` that opened the form, if it was carried along."""
     url = _metadata(view).get("response_url")

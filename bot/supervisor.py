@@ -1,10 +1,10 @@
 """The listener's side of the worker process: start it, hear its health, nudge it, restart it when it dies.
 
-``purgebot serve`` stays one command, but the slow work (deciding stored clicks, executor, previewer,
+``purgebot serve`` stays one command, but the slow work (what the acks promised, executor, previewer,
 notifier, callback sender, scheduler) runs in a child process (:mod:`bot.worker_process`), so the
 interpreter that acks Slack does nothing else. The two talk over a socketpair, one JSON object a line:
 
-- listener -> worker: ``{"wake": true}`` when a person's action stored new work, a click among it
+- listener -> worker: ``{"wake": true}`` when a person's action stored new work (a command, click or form to do)
   (a nudge; the worker also polls, so a lost nudge only delays);
 - worker -> listener: ``{"problems": [...]}`` every ``REPORT_INTERVAL`` seconds, what ``/healthz`` shows.
 

@@ -3,10 +3,10 @@
     python -m bot.worker_process --fd N --parent PID
 
 It lowers its own CPU priority (``NICENESS``), builds the same :class:`bot.app.PurgeBot` from the
-same environment as the listener and starts what the listener no longer runs: the click decider,
+same environment as the listener and starts what the listener no longer runs: the deferred work,
 the previewer, the executor, the notifier, the callback sender and the check scheduler (each resumes
-what is pending, including clicks the listener stored and acked). Over the socket ``--fd`` it reads
-nudges and writes a health report every half second.
+what is pending, including the commands, clicks and forms the listener stored and acked). Over the
+socket ``--fd`` it reads nudges and writes a health report every half second.
 
 When the listener is gone (end-of-file on the socket, or a new parent) it exits at once with
 ``os._exit``, as a ``kill -9`` would end it: nothing it was sending is recorded as done, its claims

@@ -7,7 +7,6 @@ that changes state, never only in a handler.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from sqlite_utils import Database
 from bot import audit, messages
 from bot.approvers import ApproverLookupFailed, Approvers
 from bot.clock import Clock, utc_iso
+from bot.jobs import Job, encode
 from bot.journal import Journal
 from bot.settings import Settings
 from bot.states import CHECKABLE, RESTING, Actor, State, in_words, sources
@@ -37,18 +37,6 @@ _APPROVED_SINCE = frozenset(
     {State.APPROVED, State.EXECUTING, State.SUBMITTED, State.VERIFIED, State.UNVERIFIED, State.FAILED}
 )
 """States a request can only have reached through an approval."""
-
-
-@dataclass(frozen=True)
-class Click:
-    """An Approve or Reject click, as stored before it is acknowledged."""
-
-    request_id: int
-    preview_digest: str
-    user: str
-    approve: bool
-    response_url: str | None = None
-    name: str | None = None  # the clicker's name as Slack sent it (clicks stored before this have none)
 
 
 @dataclass(frozen=True)
@@ -80,64 +68,41 @@ class Workflow:
         clock: Clock,
         settings: Settings,
         on_change: Callable[[], None],
-        decides_clicks: bool = True,
     ) -> None:
-        """``decides_clicks``: the handler decides a click right after its ack, in this process; False in
-        ``purgebot serve``'s listener, whose worker process decides stored clicks (:mod:`bot.clicks`)."""
         self._store = store
         self._approvers = approvers
         self._visibility = visibility
         self._clock = clock
         self._settings = settings
         self._on_change = on_change
-        self.decides_clicks = decides_clicks
 
     @property
     def shows_values(self) -> bool:
         """``PURGEBOT_SHOW_VALUES=full``: subject values appear unmasked in what the bot says in Slack."""
         return self._settings.shows_values
 
-    def claim_interaction(self, key: str, provisional: str, *, pending: Click | None = None) -> str | None:
-        """Claim a slash command (trigger_id) or click (action_ts + user) before acting on it.
+    def claim_interaction(self, key: str, provisional: str, *, job: Job | None, taken: bool) -> str | None:
+        """Claim a slash command (trigger_id), click (action_ts + user), form or event before acting on it.
 
         Returns None when this delivery is the first within the replay window — go ahead — and the
         answer given to the first one otherwise, so a replay gets that answer and does nothing new.
-        A ``pending`` click is stored with the claim, before the ack, so a crash between the ack and
-        the decision does not lose it (:mod:`bot.clicks` decides it). When this process decides it
-        itself, it is stored taken, so nobody else decides it while this process is alive to.
+        The ``job`` is stored with the claim, before the ack, so a crash between the ack and the work
+        does not lose it (:mod:`bot.deferred` does it; None: the listener's own work, which has no
+        job); ``taken``: this process does it itself, at once, so nobody else takes it while this
+        process is alive to.
         """
         now = self._clock.now()
         answer: dict[str, object] = {"text": provisional}
-        if pending is not None:
-            answer["pending"] = dataclasses.asdict(pending)
-            if self.decides_clicks:
-                answer["taken_at"] = utc_iso(now)
+        if job is not None:
+            answer["pending"] = encode(job)
+        if job is not None and taken:
+            answer["taken_at"] = utc_iso(now)
         with self._store.write(urgent=True) as db:  # the ack waits for this write
             earlier = interactions.recall(db, key, since=utc_iso(now - REPLAY_WINDOW))
             if earlier is not None:
                 return str(earlier["text"])
             interactions.remember(db, key, answer, utc_iso(now))
-        if pending is not None and not self.decides_clicks:
-            self._on_change()  # the worker process decides it
         return None
-
-    def decide_click(self, key: str, click: Click) -> str:
-        """Decide a claimed click and settle its answer; the refusal text, or "" when it was recorded."""
-        reply = self.decide(
-            request_id=click.request_id,
-            preview_digest=click.preview_digest,
-            user=click.user,
-            approve=click.approve,
-            name=click.name,
-        )
-        text = reply.text if reply else ""
-        self.settle_interaction(key, text)
-        return text
-
-    def settle_interaction(self, key: str, answer: str) -> None:
-        """Replace the provisional answer of a claimed interaction with the one actually given."""
-        with self._store.write() as db:
-            interactions.settle(db, key, {"text": answer})
 
     def forget_old_interactions(self) -> int:
         """Drop replay answers older than the window; Slack rejects such old requests anyway."""
@@ -148,12 +113,21 @@ class Workflow:
     # -- decisions ------------------------------------------------------------------------------
 
     def decide(
-        self, *, request_id: int, preview_digest: str, user: str, approve: bool, name: str | None = None
+        self,
+        *,
+        request_id: int,
+        preview_digest: str,
+        user: str,
+        approve: bool,
+        name: str | None = None,
+        answering: str | None = None,
     ) -> Reply | None:
         """Approve or reject; None when the decision was recorded, else the refusal (``name``: as in ``file``).
 
         The two-person rule holds in the compare-and-set itself (``requester != user``), so no
-        path around this method can approve its own request.
+        path around this method can approve its own request. ``answering`` (here and in the other
+        actions): the claimed interaction this answers, finished in the same transaction as the change,
+        so a crash can neither lose the action nor let it be done twice.
         """
         now = self._clock.now()
         with self._store.read_snapshot() as db:
@@ -202,6 +176,8 @@ class Workflow:
                     decision="approve" if approve else "reject",
                     reason_digest=journal.text(request_id if request else None, refusal),
                 )
+            if answering is not None:
+                interactions.finish(db, answering, refusal or "")
         if refusal is not None:
             return Reply(refusal)
         self._on_change()
@@ -234,35 +210,49 @@ class Workflow:
             return f"You filed {request.label}; to withdraw it use `/purge cancel {request.label}`."
         return None
 
-    def cancel(self, *, request_id: int, user: str, name: str | None = None) -> Reply:
+    def cancel(self, *, request_id: int, user: str, name: str | None = None, answering: str | None = None) -> Reply:
+        return self._act(answering, lambda db, now: self._cancel(db, now, request_id=request_id, user=user, name=name))
+
+    def _cancel(
+        self, db: Database, now: datetime, *, request_id: int, user: str, name: str | None
+    ) -> tuple[Reply, bool]:
+        request = requests.find(db, request_id)
+        if request is None:
+            return Reply(f"PURGE-{request_id} does not exist."), False
+        if user != request.requester:
+            return Reply(
+                f"Only the requester ({messages.person(request.requester)}) can cancel {request.label}; "
+                "an approver can reject it instead."
+            ), False
+        moved = requests.transition(
+            db,
+            request_id,
+            from_states=sources(State.CANCELLED, Actor.REQUESTER),
+            to=State.CANCELLED.value,
+            at=utc_iso(now),
+            decided_by=user,
+            decided_at=utc_iso(now),
+        )
+        if not moved:
+            return Reply(
+                f"{request.label} is {in_words(request.state)}; only a request awaiting approval can be cancelled."
+            ), False
+        journal = self._journal_for(db, now)
+        journal.event(request_id, user, "cancelled", **named_actor(name))
+        journal.refresh_request_message(request_id)
+        return Reply(f"{request.label} is cancelled."), True
+
+    def _act(self, answering: str | None, act: Callable[[Database, datetime], tuple[Reply, bool]]) -> Reply:
+        """Run ``act`` (its reply, and whether it changed anything) in one write transaction with the finish
+        of the interaction it answers; wake the workers when it changed something."""
         now = self._clock.now()
         with self._store.write() as db:
-            request = requests.find(db, request_id)
-            if request is None:
-                return Reply(f"PURGE-{request_id} does not exist.")
-            if user != request.requester:
-                return Reply(
-                    f"Only the requester ({messages.person(request.requester)}) can cancel {request.label}; "
-                    "an approver can reject it instead."
-                )
-            moved = requests.transition(
-                db,
-                request_id,
-                from_states=sources(State.CANCELLED, Actor.REQUESTER),
-                to=State.CANCELLED.value,
-                at=utc_iso(now),
-                decided_by=user,
-                decided_at=utc_iso(now),
-            )
-            if not moved:
-                return Reply(
-                    f"{request.label} is {in_words(request.state)}; only a request awaiting approval can be cancelled."
-                )
-            journal = self._journal_for(db, now)
-            journal.event(request_id, user, "cancelled", **named_actor(name))
-            journal.refresh_request_message(request_id)
-        self._on_change()
-        return Reply(f"{request.label} is cancelled.")
+            reply, changed = act(db, now)
+            if answering is not None:
+                interactions.finish(db, answering, reply.text)
+        if changed:
+            self._on_change()
+        return reply
 
     # -- questions ------------------------------------------------------------------------------
 
@@ -295,46 +285,45 @@ class Workflow:
             return Reply(minimised)
         return Reply(messages.values_text(request, searched))
 
-    def upload_report(self, *, request_id: int, user: str) -> Reply:
+    def upload_report(self, *, request_id: int, user: str, answering: str | None = None) -> Reply:
         """Queue the evidence report into the request's thread (requester or approver)."""
-        now = self._clock.now()
-        with self._store.write() as db:
-            request = self._for_requester_or_approver(db, request_id, user, "ask for the report of")
-            if isinstance(request, Reply):
-                return request
-            journal = self._journal_for(db, now)
-            journal.event(request_id, user, "report_requested")
-            journal.evidence_in_thread(request_id, f"Evidence report of {request.label}, asked for by <@{user}>.")
-        self._on_change()
-        return Reply(f"Uploading the evidence report of {request.label} to its thread.")
+        return self._act(answering, lambda db, now: self._report(db, now, request_id=request_id, user=user))
 
-    def verify_now(self, *, request_id: int, user: str) -> Reply:
+    def _report(self, db: Database, now: datetime, *, request_id: int, user: str) -> tuple[Reply, bool]:
+        request = self._for_requester_or_approver(db, request_id, user, "ask for the report of")
+        if isinstance(request, Reply):
+            return request, False
+        journal = self._journal_for(db, now)
+        journal.event(request_id, user, "report_requested")
+        journal.evidence_in_thread(request_id, f"Evidence report of {request.label}, asked for by <@{user}>.")
+        return Reply(f"Uploading the evidence report of {request.label} to its thread."), True
+
+    def verify_now(self, *, request_id: int, user: str, answering: str | None = None) -> Reply:
         """Queue a manual check that runs at once; it neither uses up nor moves the scheduled ones."""
-        now = self._clock.now()
-        with self._store.write() as db:
-            request = self._for_requester_or_approver(db, request_id, user, "check")
-            if isinstance(request, Reply):
-                return request
-            if request.state not in CHECKABLE:
-                return Reply(
-                    f"{request.label} is {in_words(request.state)}: there is nothing to check until "
-                    "its deletes were sent."
-                )
-            minimised = messages.minimised_refusal(request)
-            if minimised is not None:
-                return Reply(minimised)
-            checks.schedule(
-                db,
-                request_id=request_id,
-                seq=0,
-                kind=checks.MANUAL,
-                due_at=utc_iso(now),
-                requested_by=user,
-                target=checks.manual_target(request),
-            )
-            self._journal_for(db, now).event(request_id, user, "check_requested")
-        self._on_change()
-        return Reply(f"Checking {request.label} now; the result goes to its thread.")
+        return self._act(answering, lambda db, now: self._check_now(db, now, request_id=request_id, user=user))
+
+    def _check_now(self, db: Database, now: datetime, *, request_id: int, user: str) -> tuple[Reply, bool]:
+        request = self._for_requester_or_approver(db, request_id, user, "check")
+        if isinstance(request, Reply):
+            return request, False
+        if request.state not in CHECKABLE:
+            return Reply(
+                f"{request.label} is {in_words(request.state)}: there is nothing to check until its deletes were sent."
+            ), False
+        minimised = messages.minimised_refusal(request)
+        if minimised is not None:
+            return Reply(minimised), False
+        checks.schedule(
+            db,
+            request_id=request_id,
+            seq=0,
+            kind=checks.MANUAL,
+            due_at=utc_iso(now),
+            requested_by=user,
+            target=checks.manual_target(request),
+        )
+        self._journal_for(db, now).event(request_id, user, "check_requested")
+        return Reply(f"Checking {request.label} now; the result goes to its thread."), True
 
     def audit(self, user: str) -> Reply:
         """``/purge audit``: the event chain's head and whether it is intact, for approvers only."""

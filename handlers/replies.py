@@ -1,11 +1,9 @@
-"""Answering the person who acted: in the ack or through ``response_url`` (their home tab: ``HomeTab.publish``)."""
+"""What every listener reads from a payload the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from slack_bolt import Ack, Respond
 
 
 def actor_name(payload: Mapping[str, Any]) -> str | None:
@@ -15,11 +13,3 @@ def actor_name(payload: Mapping[str, Any]) -> str | None:
     user = payload.get("user")
     named = payload.get("user_name") or (user.get("name") or user.get("username") if isinstance(user, dict) else None)
     return str(named) if named else None
-
-
-def answer(ack: Ack, respond: Respond, text: str) -> None:
-    """Put ``text`` in the ack if it has not been sent, else send it ephemerally through ``response_url``."""
-    if ack.response is None:
-        ack(text=text)
-    else:
-        respond(text=text, response_type="ephemeral", replace_original=False)

@@ -1,7 +1,8 @@
-"""Replay memory: the first answer given to a slash command (trigger_id) or click (action_ts + user).
+"""Replay memory and the queue of acknowledged work: one row per slash command, click, form or event.
 
 Slack may deliver the same request twice, and a person may double-click; within the window the
-repeat gets the first answer and does nothing new.
+repeat gets the first answer and does nothing new. A row whose answer holds ``pending`` is work
+the ack promised and nobody has finished (``bot.jobs``); ``finish`` ends it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ def recall(db: Database, key: str, *, since: str) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
+def finish(db: Database, key: str, text: str | None = None) -> None:
+    """End the pending work of ``key``: its answer becomes ``text`` (None: the provisional one stays)."""
+    row = db.execute("SELECT answer FROM interactions WHERE key = ?", [key]).fetchone()
+    if row is not None:
+        settle(db, key, {"text": json.loads(row[0])["text"] if text is None else text})
+
+
 def undecided(db: Database, *, stale_before: str) -> list[str]:
-    """Clicks stored and acknowledged whose decision nobody has taken on, or whose taker took longer than a
-    taker can live (``taken_at`` before ``stale_before``: it crashed), oldest first."""
+    """Work stored and acknowledged that nobody has taken on, or whose taker took longer than a taker can
+    live (``taken_at`` before ``stale_before``: it crashed), oldest first."""
     rows = db.execute(
         "SELECT key FROM interactions WHERE json_extract(answer, '$.pending') IS NOT NULL"
         " AND coalesce(json_extract(answer, '$.taken_at'), '') < ? ORDER BY at",
@@ -39,13 +47,14 @@ def undecided(db: Database, *, stale_before: str) -> list[str]:
 
 
 def take(db: Database, key: str, *, at: str, stale_before: str) -> dict[str, Any] | None:
-    """Take an undecided click to decide it (inside the caller's write transaction): its answer, now marked
-    taken at ``at``; None when it was decided or another process took it since."""
+    """Take undone work to do it (inside the caller's write transaction): its answer, now marked taken at
+    ``at`` and counting this try in ``tries``; None when it was done or another process took it since."""
     row = db.execute("SELECT answer FROM interactions WHERE key = ?", [key]).fetchone()
     answer: dict[str, Any] | None = json.loads(row[0]) if row else None
     if answer is None or "pending" not in answer or answer.get("taken_at", "") >= stale_before:
         return None
     answer["taken_at"] = at
+    answer["tries"] = int(answer.get("tries", 0)) + 1
     settle(db, key, answer)
     return answer
 

@@ -200,7 +200,7 @@ def foreign_markup(text: str) -> list[str]:
 
 @dataclass
 class Outcome:
-    kind: str  # "filed", "refused after the ack", "answered", "form"
+    kind: str  # "filed", "refused after the ack", "answered", "answered after the ack", "form"
     text: str
 
 
@@ -224,6 +224,12 @@ def send(world: World, text: str) -> Outcome:
         return _opened_form(world, text, delivered)
     if answer.startswith(("Filing a purge", "Filing a subject purge")):
         return _filed_or_refused(world, text, delivered, before)
+    if answer.endswith("…"):  # a question or an action on a request ("Looking up PURGE-7…"): answered next
+        assert delivered.response_url is not None
+        answer = world.slack.answer_to(delivered.response_url, timeout=OUTCOME_WAIT)
+        assert answer.strip() and "Traceback" not in answer and not foreign_markup(answer), (text, answer)
+        assert request_count(world) == before, (text, answer)
+        return Outcome("answered after the ack", answer)
     assert request_count(world) == before, (text, answer)
     return Outcome("answered", answer)
 
@@ -311,12 +317,14 @@ def test_text_shaped_like_a_subcommand_is_answered(world: World) -> None:
 
     @examples(80)
     @given(prefix=PREFIXES, tail=mixed_text(max_tokens=8))
+    @example(prefix="status PURGE-", tail="1")  # well-formed: answered after the ack, through response_url
+    @example(prefix="cancel PURGE-", tail="99 ")
     def answered(prefix: str, tail: str) -> None:
         seen.add(send(world, prefix + tail).kind)
 
     answered()
     after_everything(world)
-    assert "answered" in seen
+    assert {"answered", "answered after the ack"} <= seen
 
 
 def test_well_formed_requests_with_anything_in_the_free_text_are_filed_or_refused_in_words(world: World) -> None:
@@ -356,8 +364,8 @@ def test_a_command_that_says_payload_is_still_a_command(world: World) -> None:
 
     in_text = send(world, f'traces prod-chat {KNOWN_TRACES[5]} --reason "remove the payload"')
     in_channel_name = world.people.alice.slash("help", channel_id="C0PAYLOAD")
-    in_user_name = fan.slash("status PURGE-1", channel_id="C0PAYLOAD")
+    in_user_name = fan.ask("status PURGE-1", channel_id="C0PAYLOAD")
 
     assert in_text.kind == "filed"
     assert in_channel_name.status == 200 and "/purge* files a compliance purge" in in_channel_name.text
-    assert in_user_name.status == 200 and in_user_name.text.startswith("PURGE-1: ")
+    assert in_user_name.startswith("PURGE-1: ")

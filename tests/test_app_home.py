@@ -42,7 +42,7 @@ def test_the_home_tab_shows_each_person_what_concerns_them(world: World) -> None
     assert "Nothing awaits your approval" in carol and "PURGE-1" not in carol.split("Your requests")[0]
     assert world.people is not None
     for text in ("status PURGE-1", "list", "list awaiting_approval"):
-        shown = world.people.alice.slash(text, channel_id="C0PRIVACY").body
+        shown = world.people.alice.ask(text, channel_id="C0PRIVACY")
         assert "(30 days left)" in shown, (text, shown)
 
 

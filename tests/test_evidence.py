@@ -120,7 +120,7 @@ def test_the_report_lists_checks_in_time_order_saying_due_and_ran_and_names_peop
     assert (data["request"]["requested_by_name"], data["decision"]["by_name"]) == ("alice", "bob")
     assert data["chain"]["intact"] is True and "(intact)" in text  # JSON keeps the boolean, the page says it
     assert not re.search(r"\b(True|False|None|both)\b", text), text
-    status = readable(world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text)
+    status = readable(world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL))
     assert f"Scheduled check of traces, due {due:%a %d %b %Y %H:%M} UTC, ran {ran:%a %d %b %Y %H:%M} UTC" in status
     assert "Manual check of traces, ran " in status
 
@@ -338,8 +338,8 @@ def test_the_report_is_uploaded_to_the_thread_when_verified_and_on_request(world
         == "verified"
     )
 
-    refused = world.people.carol.slash("report PURGE-1", channel_id=REQUESTS_CHANNEL).body
-    asked = world.people.alice.slash("report PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    refused = world.people.carol.ask("report PURGE-1", channel_id=REQUESTS_CHANNEL)
+    asked = world.people.alice.ask("report PURGE-1", channel_id=REQUESTS_CHANNEL)
 
     assert "Only the requester or an approver" in refused
     assert asked == "Uploading the evidence report of PURGE-1 to its thread."

@@ -56,7 +56,7 @@ def test_a_failed_request_is_minimised_after_retention_and_a_check_of_it_is_refu
     assert not set(ids) & set(items.values(db, 1))
     assert requests.get(db, 1).minimised_at is not None
 
-    said = world.people.alice.slash("verify PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    said = world.people.alice.ask("verify PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert "PURGE-1 was minimised on" in said and "can no longer be asked" in said
     with pytest.raises(NothingToCheck, match="was minimised on"):
         world.bot.verifier.check_now(1, requested_by="purgebot-cli")

@@ -41,7 +41,7 @@ def test_approve_asks_for_confirmation_and_one_of_a_kind_reads_as_one(world: Wor
     shown = root.render()
     assert "*Approving deletes 1 trace*, hard-deletes 1 example in every version." in shown
     assert "these 1" not in shown
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert "Approving deletes: 1 trace, 1 example" in status and "Approved set" not in status
 
 
@@ -82,9 +82,9 @@ def test_states_read_as_words_in_status_and_list(world: World) -> None:
     file_traces(world, world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 1))
     request_message(world)
 
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
-    listed = world.people.alice.slash("list", channel_id=REQUESTS_CHANNEL).body
-    bystander = world.people.carol.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
+    listed = world.people.alice.ask("list", channel_id=REQUESTS_CHANNEL)
+    bystander = world.people.carol.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
 
     # the first line of a status keeps DESIGN.md's contract, `PURGE-n: <state>`, for anything that reads it
     assert status.splitlines()[0] == bystander.splitlines()[0] == "PURGE-1: awaiting_approval"

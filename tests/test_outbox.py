@@ -70,7 +70,7 @@ def test_a_notify_channel_the_bot_left_is_recorded_not_retried_and_shown_in_stat
     world.slack.wait_for(recorded, timeout=10)
     tries = [c for c in world.slack.calls("chat.postMessage") if c.params.get("channel") == NOTIFY_CHANNEL]
     assert len(tries) == 1 and tries[0].error == "not_in_channel"
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert "could not be delivered: Slack said not_in_channel" in status
 
 
@@ -93,7 +93,7 @@ def test_an_error_slack_never_documented_is_tried_a_few_times_then_shown_in_stat
     tries = [c for c in world.slack.calls("chat.postMessage") if f"'outbox_id': {row.id}}}" in str(c.params)]
     assert len(tries) == 5 and all(c.error == "brand_new_error" for c in tries)
     assert row.error == "Slack said brand_new_error 5 times, an answer purgebot does not know"
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert "could not be delivered: Slack said brand_new_error" in status
 
 

@@ -136,22 +136,22 @@ def test_approve_racing_cancel_ends_one_way_or_the_other_and_the_loser_is_told(w
 
         click, cancel = together(
             partial(bob.click, root, "Approve"),
-            partial(alice.slash, f"cancel PURGE-{number}", channel_id=REQUESTS_CHANNEL),
+            partial(alice.ask, f"cancel PURGE-{number}", channel_id=REQUESTS_CHANNEL),
         )
 
-        assert click.status == 200 and cancel.status == 200
+        assert click.status == 200
         final = settle(world, number)
         history = kinds(world, number)
         assert final in ("submitted", "cancelled"), (number, final, history)
         assert not ("approved" in history and "cancelled" in history), history
         if final == "cancelled":
-            assert cancel.text == f"PURGE-{number} is cancelled."
+            assert cancel == f"PURGE-{number} is cancelled."
             wait_ephemeral(world, BOB, f"PURGE-{number} is already cancelled by <@{ALICE}>")
             assert deletes_of(world, ids) == 0
             assert history.count("cancelled") == 1 and "executing" not in history
         else:
             refusal = rf"PURGE-{number} is (approved|executing|submitted); only a request awaiting approval can be"
-            assert re.fullmatch(refusal + r" cancelled\.", cancel.text), cancel.text
+            assert re.fullmatch(refusal + r" cancelled\.", cancel), cancel
             assert deletes_of(world, ids) == 1
             assert history.count("approved") == 1
             assert not any(f"PURGE-{number}" in text for text in ephemeral_texts(world, BOB))
@@ -255,8 +255,10 @@ def test_a_replayed_slash_command_gets_the_first_answer_and_does_nothing_new(wor
     log = kinds(world, 1)
     replayed = world.delivery.replay(cancelled)
 
-    assert cancelled.text == "PURGE-1 is cancelled."
-    assert replayed.status == 200 and replayed.text == cancelled.text
+    assert cancelled.text == "Cancelling PURGE-1…"
+    assert cancelled.response_url is not None
+    assert world.slack.answer_to(cancelled.response_url) == "PURGE-1 is cancelled."
+    assert replayed.status == 200 and replayed.text == "PURGE-1 is cancelled."  # the first answer, once it was given
     assert kinds(world, 1) == log
 
     lookups = len(world.langsmith.calls_to("sessions"))
@@ -270,7 +272,7 @@ def test_a_replayed_slash_command_gets_the_first_answer_and_does_nothing_new(wor
     assert lookups_after_first == lookups + 1
     assert replayed_refusal.status == 200 and "no project named `prod-chta`" in replayed_refusal.text
     assert len(world.langsmith.calls_to("sessions")) == lookups_after_first, "the replay asked LangSmith again"
-    assert len(ephemeral_texts(world, ALICE)) == 1
+    assert len(ephemeral_texts(world, ALICE)) == 2  # the cancel's answer and the refusal, each once
     assert world.bot.store.db.execute("SELECT count(*) FROM requests").fetchone()[0] == 1
 
 
@@ -323,7 +325,7 @@ def test_a_click_acknowledged_but_never_decided_is_finished_after_a_restart(worl
     """The state a crash between the ack and the decision leaves: the click is stored, undecided."""
     from datetime import timedelta
 
-    from bot.workflow import Click
+    from bot.jobs import Click
 
     assert world.bot is not None
     project = world.langsmith.add_project("prod-chat")
@@ -333,14 +335,15 @@ def test_a_click_acknowledged_but_never_decided_is_finished_after_a_restart(worl
     digest = world.bot.store.db.execute("SELECT preview_digest FROM requests").fetchone()[0]
     world.slack.register_response_url("lost-click", user_id="U0ALICE", channel_id=REQUESTS_CHANNEL)
     workflow = world.bot.workflow
-    workflow.claim_interaction("click:1.1:U0BOB", "", pending=Click(1, digest, "U0BOB", approve=True))
+    workflow.claim_interaction("click:1.1:U0BOB", "", job=Click(1, digest, "U0BOB", approve=True), taken=True)
     workflow.claim_interaction(
         "click:1.2:U0ALICE",
         "",
-        pending=Click(1, digest, "U0ALICE", approve=True, response_url=f"{world.slack_url}/response/lost-click"),
+        job=Click(1, digest, "U0ALICE", approve=True, response_url=f"{world.slack_url}/response/lost-click"),
+        taken=True,
     )
 
-    assert not world.bot.clicks.step()  # taken by this process lately: a live handler may still be deciding them
+    assert not world.bot.deferred.step()  # taken by this process lately: a live handler may still be deciding them
     clock.jump_to(clock.now() + timedelta(seconds=31))
     world.stop_bot()
     world.start_bot()
@@ -349,4 +352,4 @@ def test_a_click_acknowledged_but_never_decided_is_finished_after_a_restart(worl
     wait_ephemeral(world, "U0ALICE", "PURGE-1")  # her own click is refused, whichever was decided first
     assert [e.via for e in world.slack.ephemerals("U0ALICE")] == ["response_url"]
     assert len(world.langsmith.calls_to("runs/delete")) == 1
-    assert not world.bot.clicks.step()  # each finished once
+    assert not world.bot.deferred.step()  # each finished once

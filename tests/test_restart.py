@@ -141,7 +141,7 @@ def assert_nothing_lost(world: World, server: ServeProcess, store: Store, ids: l
     assert sum(f"{TRACES:,} of {TRACES:,} trace IDs accepted" in text for text in replies) == 1
 
     with world.people_at(server.url) as (alice, _):
-        status = alice.slash("status purge-1", channel_id=REQUESTS_CHANNEL).body
+        status = alice.ask("status purge-1", channel_id=REQUESTS_CHANNEL)
     assert status.splitlines()[0] == "PURGE-1: submitted"
     return sent
 

@@ -142,9 +142,7 @@ def test_a_backup_taken_mid_purge_restores_to_a_bot_that_loses_nothing(
         assert node_2.running  # a restored record is not an empty one: no --new-database needed
         wait_until("PURGE-3 is submitted on the restored record", lambda: state(restored, 3) == "submitted")
         with world.people_at(node_2.url) as (alice, bob):
-            assert alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body.splitlines()[0] == (
-                "PURGE-1: submitted"
-            )
+            assert alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL).splitlines()[0] == ("PURGE-1: submitted")
             bob.click(request_message(world, 2), "Approve")
             wait_until("PURGE-2 is submitted", lambda: state(restored, 2) == "submitted")
 

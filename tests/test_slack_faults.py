@@ -100,7 +100,7 @@ def test_a_notify_channel_slack_cannot_find_is_recorded_not_retried_and_shown_in
     assert len(tries) == 1 and tries[0].error == "channel_not_found"
     failed = [row for row in outbox_states(world, 1) if row[0] == outbox.FAILED]
     assert failed == [(outbox.FAILED, "Slack said channel_not_found")]
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert status.splitlines()[0] == "PURGE-1: failed"
     assert "A Slack post could not be delivered: Slack said channel_not_found" in status
     # Later news of the request still reaches its thread: one dead channel blocks nothing else.
@@ -155,7 +155,7 @@ def test_a_request_message_refused_with_not_in_channel_is_recorded_and_its_threa
     assert posts and all(c.error == "not_in_channel" for c in posts), [c.error for c in posts]
     assert not any(c.params.get("thread_ts") for c in posts), "a thread post was sent without a thread"
     assert world.slack.messages(REQUESTS_CHANNEL) == []
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert status.splitlines()[0] == "PURGE-1: awaiting_approval"
     assert "A Slack post could not be delivered: Slack said not_in_channel" in status
     # Nothing is retried on later rounds: a request filed afterwards elsewhere is posted, these are not.

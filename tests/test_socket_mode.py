@@ -71,8 +71,8 @@ def test_a_purge_is_filed_and_approved_over_socket_mode(world: World, server: Se
     # Slack recycles connections: purgebot opens a new one, drops the old one and keeps answering.
     assert world.slack.request_socket_refresh() == 1
     world.slack.wait_for(lambda s: [c.active for c in s.socket_connections()] == [False, True], timeout=15)
-    status = alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL)
-    assert status.text.splitlines()[0] == "PURGE-1: submitted"
+    status = alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
+    assert status.splitlines()[0] == "PURGE-1: submitted"
     assert len(world.slack.calls("apps.connections.open")) == 2
 
     deletes = world.langsmith.calls_to("runs/delete")

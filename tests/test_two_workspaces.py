@@ -68,7 +68,7 @@ def test_one_subject_is_previewed_deleted_and_verified_in_each_workspace(two: Wo
     assert "By workspace: prod-us 3 traces, 0 examples · prod-eu 2 traces, 1 example" in shown
     assert "`prod-eu/chat-eu` 2" in shown and "`prod-us/chat-us` 3" in shown
 
-    status = two.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).body
+    status = two.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert "Workspaces: prod-us, prod-eu" in status
 
     two.people.bob.click(root, "Approve")

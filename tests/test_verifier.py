@@ -189,5 +189,5 @@ def test_a_manual_check_that_found_traces_before_the_weekend_does_not_hold_back_
 
     (manual,) = [c for c in checks.for_request(world.bot.store.db, 1) if c.kind == checks.MANUAL]
     assert (manual.target, manual.found()) == (checks.BOTH, {"traces": (3, 3), "examples": (1, 0)})
-    status = world.people.alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL).text
+    status = world.people.alice.ask("status PURGE-1", channel_id=REQUESTS_CHANNEL)
     assert "3 of 3 traces, 0 of 1 example remained" in status

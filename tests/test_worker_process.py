@@ -197,3 +197,73 @@ def test_the_worker_decides_stored_clicks_and_answers_through_response_url_and_t
 def requests_state(world: World) -> str:
     with contextlib.closing(Store(world.db_path)) as store:
         return requests.get(store.db, 1).state
+
+
+def test_the_listener_only_acks_commands_and_the_worker_does_them_in_order(
+    world: World,
+    start_serve: Callable[..., ServeProcess],
+) -> None:
+    """With the worker stopped, each command is still acknowledged at once and nothing is done: no LangSmith
+    lookup, no answer, no request. Once the worker runs again it does each once, oldest first, and answers."""
+    server = _serve(world, start_serve)
+    ids = world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 3)
+    server.start()
+    worker = server.worker_pid
+    assert worker is not None
+    with world.people_at(server.url) as (alice, bob):
+        lookups = len(world.langsmith.calls_to("sessions"))
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            filed = alice.slash(f"traces prod-chat {' '.join(ids)} --reason x", channel_id=REQUESTS_CHANNEL)
+            status = alice.slash("status PURGE-1", channel_id=REQUESTS_CHANNEL)
+            listed = bob.slash("list", channel_id=REQUESTS_CHANNEL)
+            assert [d.status for d in (filed, status, listed)] == [200, 200, 200]
+            assert max(d.elapsed for d in (filed, status, listed)) < 1.0
+            assert filed.text.startswith("Filing a purge of 3 trace IDs in `prod-chat`")
+            assert (status.text, listed.text) == ("Looking up PURGE-1…", "Looking up the requests…")
+            time.sleep(0.5)
+            assert len(world.langsmith.calls_to("sessions")) == lookups  # the listener asked LangSmith nothing
+            assert world.slack.responses() == [] and _request_count(world) == 0
+        finally:
+            os.kill(worker, signal.SIGCONT)
+
+        assert status.response_url is not None and listed.response_url is not None
+        assert world.slack.answer_to(status.response_url).splitlines()[0] == "PURGE-1: awaiting_approval"
+        assert "PURGE-1" in world.slack.answer_to(listed.response_url)
+        assert len(world.langsmith.calls_to("sessions")) == lookups + 1
+        replayed = alice.delivery.replay(filed)
+        assert (replayed.status, replayed.text) == (200, filed.text)  # the first answer; nothing new is filed
+        time.sleep(0.3)
+        assert _request_count(world) == 1 and len(world.langsmith.calls_to("sessions")) == lookups + 1
+
+
+def test_commands_acknowledged_before_the_worker_died_are_done_by_the_next_one(
+    world: World,
+    start_serve: Callable[..., ServeProcess],
+) -> None:
+    """A worker killed with acknowledged commands waiting: its successor files each once and answers it."""
+    server = _serve(world, start_serve)
+    ids = world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 2)
+    server.start()
+    worker = server.worker_pid
+    assert worker is not None
+    with world.people_at(server.url) as (alice, _):
+        os.kill(worker, signal.SIGSTOP)
+        filed = alice.slash(f"traces prod-chat {' '.join(ids)} --reason x", channel_id=REQUESTS_CHANNEL)
+        subject = alice.slash('metadata user_id=42 --reason "DSR-7"', channel_id=REQUESTS_CHANNEL)
+        assert (filed.status, subject.status) == (200, 200)
+        server.kill_worker()  # SIGKILL reaches a stopped process too
+
+        server.wait_for_new_worker(worker)
+        wait_until("both requests are filed", lambda: _request_count(world) == 2, timeout=15)
+        time.sleep(0.5)
+        assert _request_count(world) == 2  # each once
+    with contextlib.closing(Store(world.db_path)) as store:
+        kinds = sorted(r.kind for r in requests.list_requests(store.db, limit=10))
+        assert kinds == ["metadata", "traces"]
+        assert store.db.execute("SELECT count(*) FROM interactions WHERE answer LIKE '%pending%'").fetchone() == (0,)
+
+
+def _request_count(world: World) -> int:
+    with contextlib.closing(Store(world.db_path)) as store:
+        return int(store.db.execute("SELECT count(*) FROM requests").fetchone()[0])

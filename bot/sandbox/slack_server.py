@@ -750,6 +750,17 @@ class FakeSlack:
         with self._lock:
             return list(self._responses)
 
+    def answer_to(self, response_url: str, *, timeout: float = 10.0) -> str:
+        """The text of the first accepted post to ``response_url``, waiting for it: what a slash command
+        answers after its ack (``TimeoutError`` when nothing arrives)."""
+        response_id = response_url.rpartition("/")[2]
+
+        def answered(slack: FakeSlack) -> bool:
+            return any(r.response_id == response_id and r.accepted for r in slack.responses())
+
+        self.wait_for(answered, timeout)
+        return next(str(r.payload.get("text") or "") for r in self.responses() if r.response_id == response_id)
+
     def views(self, user: str | None = None) -> list[View]:
         """Modals opened (in their latest state), oldest first."""
         with self._lock:

@@ -605,6 +605,13 @@ class Person(Generic[D]):
     def slash(self, text: str, *, channel_id: str, command: str = "/purge") -> Delivered:
         return self.delivery.slash(user_id=self.user_id, channel_id=channel_id, text=text, command=command)
 
+    def ask(self, text: str, *, channel_id: str) -> str:
+        """Type a ``/purge`` that is answered after its ack (``status``, ``cancel``, ``verify``…): that answer."""
+        delivered = self.slash(text, channel_id=channel_id)
+        if delivered.response_url is None or delivered.status != 200:
+            raise RuntimeError(f"/purge {text} was not acknowledged: {delivered}")
+        return self.delivery.slack.answer_to(delivered.response_url)
+
     def click(self, message: Message, label: str) -> Delivered:
         """Click the button labelled ``label`` on ``message`` (``LookupError`` naming the buttons it has)."""
         buttons = list(_iter_buttons(message.blocks))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.home import HomeTab
-from bot.workflow import Workflow
+from bot.deferred import DeferredWork
 from handlers.actions import approve, reject, show_values
 
 
-def register(app: App, *, workflow: Workflow, home: HomeTab) -> None:
-    approve.register(app, workflow=workflow, home=home)
-    reject.register(app, workflow=workflow, home=home)
-    show_values.register(app, workflow=workflow)
+def register(app: App, *, deferred: DeferredWork) -> None:
+    approve.register(app, deferred=deferred)
+    reject.register(app, deferred=deferred)
+    show_values.register(app, deferred=deferred)

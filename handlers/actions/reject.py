@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App
 
-from bot.home import HomeTab
+from bot.deferred import DeferredWork
 from bot.messages import REJECT_ACTION
-from bot.workflow import Workflow
 from handlers.actions.decision import decide
 
 
-def register(app: App, *, workflow: Workflow, home: HomeTab) -> None:
-    def reject_button(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        decide(ack, body, respond, client, workflow=workflow, home=home, approve=False)
+def register(app: App, *, deferred: DeferredWork) -> None:
+    def reject_button(ack: Ack, body: dict[str, Any]) -> None:
+        decide(ack, body, deferred=deferred, approve=False)
 
     app.action(REJECT_ACTION)(reject_button)

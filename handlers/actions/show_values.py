@@ -1,4 +1,8 @@
-"""The Show values button on a request's message: the masked values, ephemerally, to those allowed."""
+"""The Show values button on a request's message: the masked values, ephemerally, to those allowed.
+
+The answer is worked out after the ack (:mod:`bot.deferred`): it needs the approver and channel
+lookups in Slack. The values are sent through the click's ``response_url`` and never stored.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,33 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.messages import SHOW_VALUES_ACTION, parse_decision_value
-from bot.workflow import Workflow
+from bot.deferred import DeferredWork
+from bot.jobs import ShowValues
+from bot.messages import SHOW_VALUES_ACTION, escape, parse_decision_value
+from bot.workflow import RecordingFailed
 
 
-def register(app: App, *, workflow: Workflow) -> None:
+def register(app: App, *, deferred: DeferredWork) -> None:
     def show_values(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
         action = (body.get("actions") or [{}])[0]
         user = str((body.get("user") or {}).get("id", ""))
         target = parse_decision_value(str(action.get("value", "")))
         if target is None:
-            text = "That button does not name a purge request."
-        else:
-            text = workflow.show_values(request_id=target[0], user=user).text
-        respond(text=text, response_type="ephemeral", replace_original=False)
+            ack()
+            respond(
+                text="That button does not name a purge request.", response_type="ephemeral", replace_original=False
+            )
+            return
+        job = ShowValues(request_id=target[0], user=user, response_url=body.get("response_url"))
+        key = f"show_values:{action.get('action_ts')}:{user}"
+        try:
+            earlier = deferred.accept(key, "", job)
+        except RecordingFailed as error:
+            ack()
+            deferred.tell(job, f"purgebot could not record your click ({escape(str(error))}). Try again.")
+            return
+        ack()
+        if earlier is None:
+            deferred.after_ack(key, job)
 
     app.action(SHOW_VALUES_ACTION)(show_values)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.clock import Clock
+from bot.deferred import DeferredWork
 from bot.filing import Filing
-from bot.status import StatusBoard
 from bot.workflow import Workflow
 from handlers.commands import purge
 
 
-def register(app: App, *, workflow: Workflow, filing: Filing, board: StatusBoard, clock: Clock) -> None:
-    purge.register(app, workflow=workflow, filing=filing, board=board, clock=clock)
+def register(app: App, *, deferred: DeferredWork, workflow: Workflow, filing: Filing, clock: Clock) -> None:
+    purge.register(app, deferred=deferred, workflow=workflow, filing=filing, clock=clock)

@@ -1,8 +1,10 @@
-"""``/purge``: parse the text, answer at once, and do anything slow right after the ack.
+"""``/purge``: parse the text, store what it asks for with its claim, and ack at once.
 
-A syntax error is the ack's own ephemeral answer and creates nothing. Filing a request checks
-Slack and LangSmith, so it runs after the ack and answers through ``respond`` only if refused.
-A bare ``/purge`` opens the request form (``handlers.views.request_form`` reads its Submit).
+A syntax error and ``help`` are the ack's own ephemeral answer and store nothing. Everything else —
+filing (which checks Slack and LangSmith), actions on a request and questions about one — is stored
+and acknowledged with what is under way, then done after the ack (:mod:`bot.deferred`), which
+answers through ``response_url``; a filed request's message in the channel is its answer. A bare
+``/purge`` opens the request form (``handlers.views.request_form`` reads its Submit).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import form, grammar
-from bot.clock import Clock
+from bot.clock import Clock, utc_iso
+from bot.deferred import DeferredWork
 from bot.filing import Filing
 from bot.grammar import GrammarError
+from bot.jobs import SlashCommand
 from bot.messages import escape, pairs_text, plural
-from bot.status import StatusBoard
 from bot.workflow import RecordingFailed, Workflow
-from handlers.replies import actor_name, answer
+from handlers.replies import actor_name
 
 
 def filing_text(request: grammar.Request, *, show_values: bool, workspaces: list[str]) -> str:
@@ -45,88 +48,76 @@ def filing_text(request: grammar.Request, *, show_values: bool, workspaces: list
     return f"Filing a subject purge of {what} matching {shown} {where}: searching LangSmith…"
 
 
-def register(app: App, *, workflow: Workflow, filing: Filing, board: StatusBoard, clock: Clock) -> None:
+def waiting_text(command: grammar.Command) -> str:
+    """The ack for a question or an action on a request, while the answer is worked out after it."""
+    match command:
+        case grammar.Status(request_id=number):
+            return f"Looking up PURGE-{number}…"
+        case grammar.ListRequests():
+            return "Looking up the requests…"
+        case grammar.Audit():
+            return "Checking the event chain…"
+        case grammar.Cancel(request_id=number):
+            return f"Cancelling PURGE-{number}…"
+        case grammar.Verify(request_id=number):
+            return f"Asking for a check of PURGE-{number}…"
+        case grammar.Report(request_id=number):
+            return f"Asking for the evidence report of PURGE-{number}…"
+        case _:
+            return "Working on it…"
+
+
+def register(app: App, *, deferred: DeferredWork, workflow: Workflow, filing: Filing, clock: Clock) -> None:
     def purge_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        now = clock.now()
         try:
-            _dispatch(ack, command, respond, client, workflow=workflow, filing=filing, board=board, clock=clock)
+            parsed = grammar.parse(str(command.get("text") or ""), now=now)
+        except GrammarError as error:
+            ack(text=escape(str(error)))
+            return
+        key = f"command:{command.get('trigger_id')}"
+        try:
+            if isinstance(parsed, grammar.Help):
+                ack(text=grammar.HELP_TEXT)
+            elif isinstance(parsed, grammar.OpenForm):
+                first = deferred.claim(key)
+                ack()
+                if first:  # a replay: its trigger_id was spent on the form the first delivery opened
+                    _open_form(command, respond, client, workspaces=filing.workspace_names)
+            else:
+                if isinstance(parsed, grammar.TracesRequest | grammar.MetadataRequest | grammar.ExamplesRequest):
+                    provisional = filing_text(
+                        parsed, show_values=workflow.shows_values, workspaces=filing.workspace_names
+                    )
+                else:
+                    provisional = waiting_text(parsed)
+                job = _job(command, received_at=utc_iso(now))
+                earlier = deferred.accept(key, provisional, job)
+                ack(text=earlier or provisional)
+                if earlier is None:
+                    deferred.after_ack(key, job)
         except RecordingFailed as error:
-            answer(ack, respond, f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
+            ack(text=f"purgebot could not record this ({escape(str(error))}). Nothing changed; try again.")
 
     app.command("/purge")(purge_command)
 
 
-def _dispatch(
-    ack: Ack,
-    command: dict[str, Any],
-    respond: Respond,
-    client: WebClient,
-    *,
-    workflow: Workflow,
-    filing: Filing,
-    board: StatusBoard,
-    clock: Clock,
-) -> None:
-    try:
-        parsed = grammar.parse(str(command.get("text") or ""), now=clock.now())
-    except GrammarError as error:
-        ack(text=escape(str(error)))
-        return
-    user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
-    match parsed:
-        case grammar.Help():
-            ack(text=grammar.HELP_TEXT)
-        case grammar.Status(request_id=request_id):
-            ack(text=board.status(request_id, user).text)
-        case grammar.ListRequests(state=state):
-            ack(text=board.list_requests(state, user).text)
-        case grammar.Audit():
-            ack(text=workflow.audit(user).text)
-        case grammar.TracesRequest() | grammar.MetadataRequest() | grammar.ExamplesRequest():
-            provisional = filing_text(parsed, show_values=workflow.shows_values, workspaces=filing.workspace_names)
-            key = f"command:{command.get('trigger_id')}"
-            earlier = workflow.claim_interaction(key, provisional)
-            ack(text=earlier or provisional)
-            if earlier is None:
-                refusal = filing.file(
-                    parsed,
-                    requester=user,
-                    channel=channel,
-                    trigger_id=str(command.get("trigger_id")),
-                    requester_name=actor_name(command),
-                )
-                if refusal is not None:
-                    workflow.settle_interaction(key, refusal.text)
-                    respond(text=refusal.text, response_type="ephemeral")
-        case (
-            grammar.Cancel(request_id=request_id)
-            | grammar.Verify(request_id=request_id)
-            | grammar.Report(request_id=request_id)
-        ):
-            key = f"command:{command.get('trigger_id')}"
-            earlier = workflow.claim_interaction(key, "Working on it…")
-            if earlier is not None:
-                ack(text=earlier)
-                return
-            if isinstance(parsed, grammar.Cancel):
-                reply = workflow.cancel(request_id=request_id, user=user, name=actor_name(command))
-            elif isinstance(parsed, grammar.Verify):
-                reply = workflow.verify_now(request_id=request_id, user=user)
-            else:
-                reply = workflow.upload_report(request_id=request_id, user=user)
-            workflow.settle_interaction(key, reply.text)
-            ack(text=reply.text)
-        case grammar.OpenForm():
-            key = f"command:{command.get('trigger_id')}"
-            if workflow.claim_interaction(key, "") is not None:
-                ack()  # a replay: its trigger_id was spent on the form the first delivery opened
-                return
-            ack()
-            _open_form(command, respond, client, channel=channel, workspaces=filing.workspace_names)
+def _job(command: dict[str, Any], *, received_at: str) -> SlashCommand:
+    return SlashCommand(
+        text=str(command.get("text") or ""),
+        user=str(command.get("user_id", "")),
+        channel=str(command.get("channel_id", "")),
+        trigger_id=str(command.get("trigger_id") or ""),
+        response_url=str(command.get("response_url") or ""),
+        received_at=received_at,
+        name=actor_name(command),
+    )
 
 
-def _open_form(
-    command: dict[str, Any], respond: Respond, client: WebClient, *, channel: str, workspaces: list[str]
-) -> None:
+def _open_form(command: dict[str, Any], respond: Respond, client: WebClient, *, workspaces: list[str]) -> None:
+    """Open the form here, in the listener, while its trigger is valid (3 s): the one Slack call a listener
+    makes, since the worker process could miss those three seconds whenever it is busy or restarting."""
+    channel = str(command.get("channel_id", ""))
     view = form.request_form(
         channel, response_url=str(command.get("response_url") or "") or None, workspaces=workspaces
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.home import HomeTab
+from bot.deferred import DeferredWork
 from handlers.events import app_home
 
 
-def register(app: App, *, home: HomeTab) -> None:
-    app_home.register(app, home=home)
+def register(app: App, *, deferred: DeferredWork) -> None:
+    app_home.register(app, deferred=deferred)

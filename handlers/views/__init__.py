@@ -5,11 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.clock import Clock
-from bot.filing import Filing
-from bot.workflow import Workflow
+from bot.deferred import DeferredWork
 from handlers.views import form_kind, request_form
 
 
-def register(app: App, *, workflow: Workflow, filing: Filing, clock: Clock) -> None:
+def register(app: App, *, deferred: DeferredWork, clock: Clock) -> None:
     form_kind.register(app)
-    request_form.register(app, workflow=workflow, filing=filing, clock=clock)
+    request_form.register(app, deferred=deferred, clock=clock)

@@ -1,0 +1,97 @@
+"""What an ack promised is done once, or given up in words: never retried forever, never lost.
+
+A stored job is taken before it is done; a doer that dies leaves it taken, and another takes it once
+``TAKEN_FOR`` has passed. These tests store jobs as a crash would leave them, on the running bot's
+real file, and watch what the deferred worker does with them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.clock import SandboxClock, utc_iso
+from bot.deferred import GAVE_UP, MAX_TRIES
+from bot.jobs import SlashCommand, encode
+from bot.sandbox.world import ALICE, REQUESTS_CHANNEL, World
+from storage import interactions
+
+
+def _leave(world: World, clock: SandboxClock, key: str, pending: dict[str, object], *, tries: int) -> None:
+    """Store ``pending`` as doers that died ``tries`` times left it: taken, long ago."""
+    assert world.bot is not None
+    answer = {"text": "Filing…", "pending": pending, "taken_at": utc_iso(clock.now() - timedelta(minutes=5))}
+    if tries:
+        answer["tries"] = tries
+    with world.bot.store.write() as db:
+        interactions.remember(db, key, answer, utc_iso(clock.now()))
+
+
+def _filing(world: World, clock: SandboxClock, name: str) -> tuple[dict[str, object], str]:
+    """A stored ``/purge metadata`` and the ``response_url`` its answer goes to."""
+    world.slack.register_response_url(name, user_id=ALICE, channel_id=REQUESTS_CHANNEL)
+    url = f"{world.slack_url}/response/{name}"
+    job = SlashCommand(
+        text=f'metadata user_id={name} --reason "DSR-1"',
+        user=ALICE,
+        channel=REQUESTS_CHANNEL,
+        trigger_id=name,
+        response_url=url,
+        received_at=utc_iso(clock.now()),
+    )
+    return encode(job), url
+
+
+def _requests(world: World) -> int:
+    assert world.bot is not None
+    return int(world.bot.store.db.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+
+def _still_pending(world: World) -> int:
+    assert world.bot is not None
+    return int(
+        world.bot.store.db.execute(
+            "SELECT count(*) FROM interactions WHERE json_extract(answer, '$.pending') IS NOT NULL"
+        ).fetchone()[0]
+    )
+
+
+@pytest.mark.parametrize("tries", (0, MAX_TRIES - 1))
+def test_work_a_dead_doer_left_is_done_once(world: World, clock: SandboxClock, tries: int) -> None:
+    assert world.bot is not None
+    pending, _ = _filing(world, clock, "left-behind")
+    _leave(world, clock, "command:left-behind", pending, tries=tries)
+    world.bot.wake()
+
+    world.slack.wait_for(lambda _: _requests(world) == 1, timeout=10)
+    world.slack.wait_for(lambda _: _still_pending(world) == 0, timeout=10)
+    assert not world.bot.deferred.step()
+    assert _requests(world) == 1
+
+
+def test_work_that_failed_every_try_is_given_up_and_the_person_told(world: World, clock: SandboxClock) -> None:
+    assert world.bot is not None
+    pending, url = _filing(world, clock, "hopeless")
+    _leave(world, clock, "command:hopeless", pending, tries=MAX_TRIES)
+    world.bot.wake()
+
+    assert world.slack.answer_to(url) == GAVE_UP
+    assert _requests(world) == 0 and _still_pending(world) == 0
+    assert not world.bot.deferred.step()
+
+
+def test_a_stored_job_that_cannot_be_read_is_dropped_and_blocks_nothing(
+    world: World, clock: SandboxClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert world.bot is not None
+    _leave(world, clock, "command:garbled", {"kind": "teleport", "to": "mars"}, tries=1)
+    _leave(world, clock, "command:missing", {"kind": "command", "text": "status PURGE-1"}, tries=1)
+    pending, _ = _filing(world, clock, "behind-them")
+    _leave(world, clock, "command:behind-them", pending, tries=1)
+    world.bot.wake()
+
+    world.slack.wait_for(lambda _: _requests(world) == 1, timeout=10)
+    world.slack.wait_for(lambda _: _still_pending(world) == 0, timeout=10)
+    dropped = [r for r in caplog.records if r.getMessage() == "a stored job cannot be read; dropped"]
+    assert sorted(r.__dict__["key"] for r in dropped) == ["command:garbled", "command:missing"]
