@@ -161,8 +161,8 @@ class _Trial:
             clicked = bob.click(root, "Approve")
         if clicked.status != 200:
             raise TrialFailed(f"the approval was refused: {clicked.status} {clicked.body}")
-        # The click is acked before it is recorded (the ack must be fast); a kill in between loses the
-        # click and leaves the buttons up for the approver to click again. The purge starts once it is
+        # The click is stored before its ack and decided after it, by the worker; a kill in between
+        # leaves it stored, and the next worker decides it. The purge starts once the approval is
         # recorded, so that is where the kills in the purge are counted from.
         self._wait("Bob's approval is recorded", lambda: self._state() != "awaiting_approval")
         for kill in pending:
