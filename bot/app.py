@@ -32,6 +32,7 @@ from bot.executor import Executor
 from bot.filing import Filing
 from bot.home import HomeTab
 from bot.intake import Intake
+from bot.jobs import Job, encode
 from bot.langsmith import LangSmithClient, RetryPolicy
 from bot.minimiser import Minimiser
 from bot.notifier import Notifier
@@ -180,6 +181,7 @@ class PurgeBot:
             clock=self.clock,
             in_process=not worker_process,
             wake_worker=self.wake,
+            hand_over=self._hand_over,
         )
         self._deferred_worker = Worker("deferred", self.deferred.step, idle=tuning.worker_idle)
         self._callback_worker = Worker("callbacks", self.callbacks.step, idle=tuning.worker_idle)
@@ -300,6 +302,10 @@ class PurgeBot:
         for worker in self.workers:
             worker.wake()
         self.scheduler.wake()
+
+    def _hand_over(self, question: Job) -> bool:
+        """Give the worker process a question to answer; False when there is none to take it."""
+        return self._supervisor is not None and self._supervisor.hand_over(encode(question))
 
     def check_notify_channel(self) -> str | None:
         """Say (return) why the bot cannot post to PURGEBOT_NOTIFY_CHANNEL, or None when it can."""

@@ -65,9 +65,11 @@ class DeferredWork:
         clock: Clock,
         in_process: bool,
         wake_worker: Callable[[], None],
+        hand_over: Callable[[Job], bool],
     ) -> None:
         """``in_process``: this process does each job right after its ack; False in ``purgebot serve``'s
-        listener, which ``wake_worker``s the worker process instead."""
+        listener, which ``wake_worker``s the worker process instead, and ``hand_over``s questions to it
+        (False: it could not take this one, which the listener then answers itself)."""
         self._store = store
         self._workflow = workflow
         self._filing = filing
@@ -77,6 +79,7 @@ class DeferredWork:
         self._clock = clock
         self._in_process = in_process
         self._wake_worker = wake_worker
+        self._hand_over = hand_over
 
     def accept(self, key: str, provisional: str, job: Job) -> str | None:
         """Store ``job`` with the claim of ``key`` (before the ack): None when this delivery is the first,
@@ -93,6 +96,17 @@ class DeferredWork:
             self.perform(key, job)
         else:
             self._wake_worker()
+
+    def answer_after_ack(self, question: Job) -> None:
+        """Answer a question (``status``, ``list``, ``audit``, *Show values*, a home tab): it changes nothing,
+        so nothing is stored — the worker process answers it, or this process when there is none. A
+        question lost with a worker that dies is simply asked again; storing each would cost the ack
+        a write (measured: ``bench/ack_load.py``, README)."""
+        if self._in_process or not self._hand_over(question):
+            self.answer(question)
+
+    def answer(self, question: Job) -> None:
+        self.perform(None, question)
 
     def step(self) -> bool:
         """Driven by a ``Worker``: do the jobs nobody is doing. True when any was waiting."""
@@ -117,9 +131,9 @@ class DeferredWork:
             self.perform(key, job)
         return bool(waiting)
 
-    def perform(self, key: str, job: Job) -> None:
-        """Do ``job`` and tell the person. If the database cannot record it, say so: the job stays taken,
-        and is done again once ``TAKEN_FOR`` has passed."""
+    def perform(self, key: str | None, job: Job) -> None:
+        """Do ``job`` (stored under ``key``; None: a question, not stored) and tell the person. If the
+        database cannot record it, say so: the job stays taken, and is done again after ``TAKEN_FOR``."""
         try:
             text = self._do(key, job)
         except RecordingFailed as error:
@@ -129,7 +143,7 @@ class DeferredWork:
 
     # -- doing -------------------------------------------------------------------------------------
 
-    def _do(self, key: str, job: Job) -> str:
+    def _do(self, key: str | None, job: Job) -> str:
         """The job's effect, with its interaction finished; the answer for the person ("" for none)."""
         match job:
             case Click():
@@ -154,7 +168,7 @@ class DeferredWork:
                 self._home.publish(job.user)
                 return ""
 
-    def _command(self, key: str, command: SlashCommand) -> str:
+    def _command(self, key: str | None, command: SlashCommand) -> str:
         try:
             parsed = grammar.parse(command.text, now=parse_utc(command.received_at))
         except grammar.GrammarError as error:  # the grammar changed since it was accepted (an upgrade)
@@ -178,7 +192,7 @@ class DeferredWork:
             case grammar.Help() | grammar.OpenForm():  # answered in the ack, never stored
                 return self._finish(key, "")
 
-    def _form(self, key: str, submission: FormSubmission) -> str:
+    def _form(self, key: str | None, submission: FormSubmission) -> str:
         view = {"private_metadata": submission.private_metadata, "state": {"values": submission.values}}
         try:
             request, channel = form.read_submission(view, now=parse_utc(submission.received_at))
@@ -187,12 +201,13 @@ class DeferredWork:
         return self._file(key, request, submission.user, channel, submission.trigger_id, submission.name)
 
     def _file(
-        self, key: str, request: grammar.Request, user: str, channel: str, trigger_id: str, name: str | None
+        self, key: str | None, request: grammar.Request, user: str, channel: str, trigger_id: str, name: str | None
     ) -> str:
         """File it; a stored request finishes its job in the same transaction (its message is the answer)."""
 
         def finish_with_it(db: Database, _request: Request) -> None:
-            interactions.finish(db, key)
+            if key is not None:
+                interactions.finish(db, key)
 
         refusal: Reply | None = self._filing.file(
             request,
@@ -204,10 +219,12 @@ class DeferredWork:
         )
         return self._finish(key, refusal.text) if refusal is not None else ""
 
-    def _finish(self, key: str, text: str | None = None) -> str:
-        """Finish a job whose work wrote nothing (a refusal, a question): its answer, or None to keep the ack's."""
-        with self._store.write() as db:
-            interactions.finish(db, key, text)
+    def _finish(self, key: str | None, text: str | None = None) -> str:
+        """Finish a job whose work wrote nothing (a refusal, an unstored question): its answer for the person
+        (``text``; None keeps the ack's as the answer a replay repeats)."""
+        if key is not None:
+            with self._store.write() as db:
+                interactions.finish(db, key, text)
         return text or ""
 
     # -- telling -----------------------------------------------------------------------------------

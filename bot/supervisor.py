@@ -5,7 +5,8 @@ notifier, callback sender, scheduler) runs in a child process (:mod:`bot.worker_
 interpreter that acks Slack does nothing else. The two talk over a socketpair, one JSON object a line:
 
 - listener -> worker: ``{"wake": true}`` when a person's action stored new work (a command, click or form to do)
-  (a nudge; the worker also polls, so a lost nudge only delays);
+  (a nudge; the worker also polls, so a lost nudge only delays), and ``{"answer": job}``, a question to
+  answer (``/purge status``, ``list``, ``audit``, *Show values*, a home tab), which is not stored;
 - worker -> listener: ``{"problems": [...]}`` every ``REPORT_INTERVAL`` seconds, what ``/healthz`` shows.
 
 The child inherits the environment (the secrets travel there, never on its command line, which ``ps``
@@ -19,7 +20,6 @@ SIGTERM, usually to the whole group) it first waits ``STOPPED_GRACE`` for the li
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -62,6 +62,10 @@ class WorkerSupervisor:
     def nudge(self) -> None:
         """Tell the worker that new work was stored; a worker that is down finds it when it starts."""
         self._send({"wake": True})
+
+    def hand_over(self, job: dict[str, object]) -> bool:
+        """Give the worker a question to answer (:mod:`bot.deferred`); False when it cannot take it now."""
+        return self._send({"answer": job})
 
     def problems(self) -> list[str]:
         """Why the worker cannot do its work now (empty: it reports that it can)."""
@@ -158,15 +162,21 @@ class WorkerSupervisor:
         with self._lock:
             self._report, self._down_because = None, reason
 
-    def _send(self, message: dict[str, object]) -> None:
+    def _send(self, message: dict[str, object]) -> bool:
+        """Send without blocking; False when it was not sent. Never block a listener on a busy worker: a
+        nudge lost (the worker is going, or has nudges enough queued) only delays, as the worker also
+        polls for new work, and a question not handed over is answered by the listener itself."""
         data = json.dumps(message).encode() + b"\n"
         with self._lock:
             if self._socket is None:
-                return
-            # Never block a listener on a busy worker; a nudge lost (the worker is going, or has nudges
-            # enough queued) only delays: the worker also polls for new work.
-            with contextlib.suppress(OSError):
-                self._socket.send(data, socket.MSG_DONTWAIT)
+                return False
+            try:
+                sent = self._socket.send(data, socket.MSG_DONTWAIT)
+                if sent < len(data):  # rare: the buffer filled mid-line; finish the line, or the next would merge
+                    self._socket.sendall(data[sent:])
+            except OSError:
+                return False
+            return True
 
 
 def _exit_text(code: int) -> str:

@@ -25,12 +25,17 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from bot import logs
+from bot.jobs import decode
 from bot.settings import SettingsError, load_settings
 from bot.supervisor import REPORT_INTERVAL
+
+if TYPE_CHECKING:
+    from bot.app import PurgeBot
 
 log = logging.getLogger("purgebot.worker")
 
@@ -38,6 +43,9 @@ NICENESS = 10
 """How much lower the worker's CPU priority is than the listener's. When both want the CPU (a purge under
 way while people click), the kernel gives the listener most of it: an ack is what a person waits for,
 while the purge's pace is mostly LangSmith's limits and latency. Alone, the worker still gets all it wants."""
+
+ANSWERERS = 4
+"""Threads answering the questions the listener hands over, so a slow Slack lookup holds up no other."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # a Ctrl-C reaches the whole group; the listener stops us in turn
-    threading.Thread(target=_hear_nudges, args=(channel, bot.wake), name="nudges", daemon=True).start()
+    answering = ThreadPoolExecutor(max_workers=ANSWERERS, thread_name_prefix="answers")
+    threading.Thread(target=_hear_listener, args=(channel, bot, answering), name="listener", daemon=True).start()
     try:
         bot.start()
         log.info("worker process running", extra={"listener_pid": args.parent})
@@ -82,15 +91,26 @@ def main(argv: list[str] | None = None) -> int:
                 _listener_gone()
             stopping.wait(REPORT_INTERVAL)
     finally:
+        answering.shutdown(wait=False, cancel_futures=True)
         bot.stop()
     return 0
 
 
-def _hear_nudges(channel: socket.socket, wake: Callable[[], None]) -> None:
-    """Wake the workers on each nudge; end the process when the listener's end closes."""
+def _hear_listener(channel: socket.socket, bot: PurgeBot, answering: ThreadPoolExecutor) -> None:
+    """Wake the workers on each nudge, answer each question handed over (on ``answering``'s threads, so
+    a slow answer holds up no nudge); end the process when the listener's end closes."""
     try:
-        for _ in channel.makefile("rb"):
-            wake()
+        for line in channel.makefile("rb"):
+            try:
+                message = json.loads(line)
+                question = decode(message["answer"]) if "answer" in message else None
+            except (ValueError, TypeError, KeyError) as error:  # a line the listener did not finish
+                log.warning("a message from the listener could not be read", extra={"error": repr(error)})
+                continue
+            if question is None:
+                bot.wake()
+            else:
+                answering.submit(bot.deferred.answer, question)
     except OSError:
         pass
     _listener_gone()

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.app import PurgeBot
 from bot.clock import SandboxClock, utc_iso
 from bot.deferred import GAVE_UP, MAX_TRIES
 from bot.jobs import SlashCommand, encode
@@ -95,3 +96,28 @@ def test_a_stored_job_that_cannot_be_read_is_dropped_and_blocks_nothing(
     world.slack.wait_for(lambda _: _still_pending(world) == 0, timeout=10)
     dropped = [r for r in caplog.records if r.getMessage() == "a stored job cannot be read; dropped"]
     assert sorted(r.__dict__["key"] for r in dropped) == ["command:garbled", "command:missing"]
+
+
+def test_a_question_the_worker_process_cannot_take_is_answered_by_the_listener(
+    world: World, clock: SandboxClock
+) -> None:
+    """``purgebot serve``'s listener hands questions to its worker process; with none to take one (it is
+    down, or restarting), the listener answers it itself rather than leave the person without one."""
+    listener = PurgeBot(world.settings, clock=clock, tuning=world.tuning, environ=world.environ, worker_process=True)
+    try:
+        world.slack.register_response_url("asked", user_id=ALICE, channel_id=REQUESTS_CHANNEL)
+        url = f"{world.slack_url}/response/asked"
+        question = SlashCommand(
+            text="status PURGE-4",
+            user=ALICE,
+            channel=REQUESTS_CHANNEL,
+            trigger_id="asked",
+            response_url=url,
+            received_at=utc_iso(clock.now()),
+        )
+        listener.deferred.answer_after_ack(question)  # its worker process was never started
+
+        assert world.slack.answer_to(url, timeout=1) == "PURGE-4 does not exist."
+        assert _still_pending(world) == 0  # a question is not stored
+    finally:
+        listener.stop()

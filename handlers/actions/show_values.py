@@ -1,7 +1,7 @@
 """The Show values button on a request's message: the masked values, ephemerally, to those allowed.
 
 The answer is worked out after the ack (:mod:`bot.deferred`): it needs the approver and channel
-lookups in Slack. The values are sent through the click's ``response_url`` and never stored.
+lookups in Slack. The values are sent through the click's ``response_url``; nothing is stored.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.deferred import DeferredWork
 from bot.jobs import ShowValues
-from bot.messages import SHOW_VALUES_ACTION, escape, parse_decision_value
-from bot.workflow import RecordingFailed
+from bot.messages import SHOW_VALUES_ACTION, parse_decision_value
 
 
 def register(app: App, *, deferred: DeferredWork) -> None:
@@ -27,16 +26,7 @@ def register(app: App, *, deferred: DeferredWork) -> None:
                 text="That button does not name a purge request.", response_type="ephemeral", replace_original=False
             )
             return
-        job = ShowValues(request_id=target[0], user=user, response_url=body.get("response_url"))
-        key = f"show_values:{action.get('action_ts')}:{user}"
-        try:
-            earlier = deferred.accept(key, "", job)
-        except RecordingFailed as error:
-            ack()
-            deferred.tell(job, f"purgebot could not record your click ({escape(str(error))}). Try again.")
-            return
         ack()
-        if earlier is None:
-            deferred.after_ack(key, job)
+        deferred.answer_after_ack(ShowValues(request_id=target[0], user=user, response_url=body.get("response_url")))
 
     app.action(SHOW_VALUES_ACTION)(show_values)

@@ -1,10 +1,11 @@
 """``/purge``: parse the text, store what it asks for with its claim, and ack at once.
 
-A syntax error and ``help`` are the ack's own ephemeral answer and store nothing. Everything else —
-filing (which checks Slack and LangSmith), actions on a request and questions about one — is stored
-and acknowledged with what is under way, then done after the ack (:mod:`bot.deferred`), which
-answers through ``response_url``; a filed request's message in the channel is its answer. A bare
-``/purge`` opens the request form (``handlers.views.request_form`` reads its Submit).
+A syntax error and ``help`` are the ack's own ephemeral answer and store nothing. Filing (which
+checks Slack and LangSmith) and actions on a request are stored with their claim and acknowledged
+with what is under way; questions (``status``, ``list``, ``audit``) change nothing and are not
+stored. Either is done after the ack (:mod:`bot.deferred`), which answers through ``response_url``;
+a filed request's message in the channel is its answer. A bare ``/purge`` opens the request form
+(``handlers.views.request_form`` reads its Submit).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def register(app: App, *, deferred: DeferredWork, workflow: Workflow, filing: Fi
                 ack()
                 if first:  # a replay: its trigger_id was spent on the form the first delivery opened
                     _open_form(command, respond, client, workspaces=filing.workspace_names)
+            elif isinstance(parsed, grammar.Status | grammar.ListRequests | grammar.Audit):
+                ack(text=waiting_text(parsed))  # a question: nothing to keep, nothing stored
+                deferred.answer_after_ack(_job(command, received_at=utc_iso(now)))
             else:
                 if isinstance(parsed, grammar.TracesRequest | grammar.MetadataRequest | grammar.ExamplesRequest):
                     provisional = filing_text(
