@@ -8,9 +8,8 @@ from slack_bolt import Ack
 
 from bot.deferred import DeferredWork
 from bot.jobs import Click
-from bot.messages import escape, parse_decision_value
-from bot.workflow import RecordingFailed
-from handlers.replies import actor_name
+from bot.messages import parse_decision_value
+from handlers.replies import actor_name, store_then_ack
 
 
 def decide(ack: Ack, body: dict[str, Any], *, deferred: DeferredWork, approve: bool) -> None:
@@ -33,15 +32,10 @@ def decide(ack: Ack, body: dict[str, Any], *, deferred: DeferredWork, approve: b
         ack()
         deferred.tell(click, "That button does not name a purge request; nothing changed.")
         return
-    key = f"click:{action.get('action_ts')}:{user}"
-    try:
-        earlier = deferred.accept(key, "", click)
-    except RecordingFailed as error:
-        ack()
-        deferred.tell(click, f"purgebot could not record your click ({escape(str(error))}). Nothing changed.")
-        return
-    ack()
-    if earlier is None:
-        deferred.after_ack(key, click)
-    else:
-        deferred.tell(click, earlier)
+    store_then_ack(
+        ack,
+        deferred,
+        f"click:{action.get('action_ts')}:{user}",
+        click,
+        unrecorded="purgebot could not record your click ({error}). Nothing changed.",
+    )

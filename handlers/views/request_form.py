@@ -17,9 +17,7 @@ from bot import form
 from bot.clock import Clock, utc_iso
 from bot.deferred import DeferredWork
 from bot.jobs import FormSubmission
-from bot.messages import escape
-from bot.workflow import RecordingFailed
-from handlers.replies import actor_name
+from handlers.replies import actor_name, store_then_ack
 
 
 def register(app: App, *, deferred: DeferredWork, clock: Clock) -> None:
@@ -38,17 +36,12 @@ def register(app: App, *, deferred: DeferredWork, clock: Clock) -> None:
             received_at=utc_iso(now),
             name=actor_name(body),
         )
-        key = f"view:{view.get('id')}:{view.get('hash')}"
-        try:
-            earlier = deferred.accept(key, "", job)
-        except RecordingFailed as error:
-            ack()
-            deferred.tell(job, f"purgebot could not record your request ({escape(str(error))}). Nothing was filed.")
-            return
-        ack()
-        if earlier is None:
-            deferred.after_ack(key, job)
-        elif earlier:
-            deferred.tell(job, earlier)
+        store_then_ack(
+            ack,
+            deferred,
+            f"view:{view.get('id')}:{view.get('hash')}",
+            job,
+            unrecorded="purgebot could not record your request ({error}). Nothing was filed.",
+        )
 
     app.view_submission(form.CALLBACK_ID)(request_form_submitted)
