@@ -83,7 +83,7 @@ def register(app: App, *, deferred: DeferredWork, workflow: Workflow, filing: Fi
             elif isinstance(parsed, grammar.OpenForm):
                 first = deferred.claim(key)
                 ack()
-                if first:  # a replay: its trigger_id was spent on the form the first delivery opened
+                if first:  # a replay opens nothing: its trigger_id was spent on the first delivery's form
                     _open_form(command, respond, client, workspaces=filing.workspace_names)
             elif isinstance(parsed, grammar.Status | grammar.ListRequests | grammar.Audit):
                 ack(text=waiting_text(parsed))  # a question: nothing to keep, nothing stored
