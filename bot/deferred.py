@@ -137,7 +137,11 @@ class DeferredWork:
         try:
             text = self._do(key, job)
         except RecordingFailed as error:
-            self.tell(job, f"purgebot could not record this yet ({escape(str(error))}); it tries again shortly.")
+            why = escape(str(error))
+            if key is None:  # a question: nothing stored, so nothing retries it
+                self.tell(job, f"purgebot could not use its database ({why}); ask again in a minute.")
+            else:
+                self.tell(job, f"purgebot could not record this yet ({why}); it tries again shortly.")
             return
         self.tell(job, text)
 
