@@ -67,6 +67,7 @@ class Tuning:
     wait_notice: float = 3.0  # a wait on LangSmith this long (s) or longer shows in the progress message
     channel_pace: float = 1.0
     slack_timeout: float = 10.0
+    busy_timeout: float = 30.0  # how long a write waits for a writer that does not take turns (``Store``)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     langsmith_timeout: float = 30.0
     langsmith_transport: httpx.BaseTransport | None = None
@@ -96,7 +97,7 @@ class PurgeBot:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.store = Store(settings.purgebot_db)
+        self.store = Store(settings.purgebot_db, busy_timeout=tuning.busy_timeout)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         self.slack = WebClient(
             token=token, base_url=settings.slack_api_url, timeout=int(tuning.slack_timeout), retry_handlers=[]

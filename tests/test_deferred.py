@@ -7,15 +7,23 @@ real file, and watch what the deferred worker does with them.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from conftest import FAST
+from e2e import file_traces, request_message, state
 
 from bot.app import PurgeBot
 from bot.clock import SandboxClock, utc_iso
-from bot.deferred import GAVE_UP, MAX_TRIES
+from bot.deferred import GAVE_UP, MAX_TRIES, TAKEN_FOR
 from bot.jobs import SlashCommand, encode
-from bot.sandbox.world import ALICE, REQUESTS_CHANNEL, World
+from bot.sandbox.world import ALICE, REQUESTS_CHANNEL, World, running_world
 from storage import interactions
 
 
@@ -121,3 +129,65 @@ def test_a_question_the_worker_process_cannot_take_is_answered_by_the_listener(
         assert _still_pending(world) == 0  # a question is not stored
     finally:
         listener.stop()
+
+
+@contextlib.contextmanager
+def _locked(db_path: Path) -> Iterator[None]:
+    """Hold the database's write lock as a writer that takes no turns would (``sqlite3`` by hand)."""
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.fixture
+def impatient(tmp_path: Path, clock: SandboxClock) -> Iterator[World]:
+    """A running world whose writes give up after 0.3 s instead of 30."""
+    with running_world(tmp_path / "purgebot.db", clock=clock, tuning=replace(FAST, busy_timeout=0.3)) as running:
+        yield running
+
+
+def test_a_command_whose_claim_cannot_be_written_is_refused_in_the_ack_and_changes_nothing(
+    impatient: World,
+) -> None:
+    world = impatient
+    assert world.people is not None
+    file_traces(world, world.langsmith.add_traces(world.langsmith.add_project("prod-chat"), 2))
+    request_message(world)
+
+    with _locked(world.db_path):
+        cancel = world.people.alice.slash("cancel PURGE-1", channel_id=REQUESTS_CHANNEL)
+
+    assert cancel.status == 200
+    assert cancel.text.startswith("purgebot could not record this (database ") and "is locked" in cancel.text
+    assert cancel.text.endswith("Nothing changed; try again.")
+    time.sleep(0.3)
+    assert world.slack.responses() == []  # nothing follows the ack: nothing was kept to do
+    assert state(world) == "awaiting_approval" and _still_pending(world) == 0
+
+
+def test_work_the_database_refuses_after_the_ack_is_said_so_and_done_on_a_later_try(
+    impatient: World, clock: SandboxClock
+) -> None:
+    world = impatient
+    assert world.people is not None and world.bot is not None
+    world.slack.inject("conversations.info", delay=1.0)  # the filing checks the channel first: lock meanwhile
+
+    filed = world.people.alice.slash('metadata user_id=42 --reason "DSR-7"', channel_id=REQUESTS_CHANNEL)
+    assert filed.status == 200 and filed.text.startswith("Filing a subject purge")
+    assert filed.response_url is not None
+    with _locked(world.db_path):
+        told = world.slack.answer_to(filed.response_url, timeout=5)
+
+    assert told.startswith("purgebot could not record this yet (database ") and "is locked" in told
+    assert told.endswith("it tries again shortly.")
+    assert _requests(world) == 0 and _still_pending(world) == 1  # kept, taken: no one else does it for now
+    assert not world.bot.deferred.step()
+
+    clock.jump_to(clock.now() + TAKEN_FOR + timedelta(seconds=1))
+    world.bot.wake()
+    world.slack.wait_for(lambda _: _requests(world) == 1 and _still_pending(world) == 0, timeout=10)
+    request_message(world)
