@@ -1,10 +1,12 @@
 """Doing what an ack promised: the slash commands, clicks, forms and home tabs that were stored with their claim.
 
-A listener only parses, stores the job with its claim (``accept``) and acks; everything that reads
-Slack, LangSmith or more than one row happens here, after the ack. In one process (tests, the demo)
-``after_ack`` does the job at once on the listener's thread; in ``purgebot serve`` it nudges the
-worker process, whose ``step`` does it. Either way the person hears the answer ephemerally through
-the ``response_url`` Slack gave (a form: ``chat.postEphemeral``; a home tab: the tab published again).
+A listener only parses, stores an action's job with its claim (``accept``) and acks; everything that
+reads Slack, LangSmith or more than one row happens here, after the ack. In one process (tests, the
+demo) ``after_ack`` does the job at once on the listener's thread; in ``purgebot serve`` it nudges the
+worker process, whose ``step`` does it. A question changes nothing and is not stored: in ``serve`` it
+is handed to the worker process over its socket (``answer_after_ack``). Either way the person hears
+the answer ephemerally through the ``response_url`` Slack gave (a form: ``chat.postEphemeral``; a home
+tab: the tab published again).
 
 A job is taken (``storage.interactions.take``) in a write transaction before it is done, so two
 processes on one file never both do it; one whose taker died is taken again after ``TAKEN_FOR``.
