@@ -65,7 +65,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.messages import APPROVE_ACTION, REJECT_ACTION
 from bot.sandbox.process import free_port
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.slack_user import Delivered, SlackDelivery, SlackUser
 from bot.sandbox.world import (
     ALICE,

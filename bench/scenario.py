@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import LANGSMITH_KEY, REQUESTS_CHANNEL, World, running_world
 
 LIFTED = (1_000_000, 1.0)  # a stand-in limit no run reaches

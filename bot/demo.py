@@ -29,7 +29,8 @@ from bot import report
 from bot.app import Tuning
 from bot.clock import SandboxClock, parse_utc
 from bot.sandbox.langsmith import FakeLangSmith
-from bot.sandbox.slack_server import FakeSlack, Message
+from bot.sandbox.slack_records import Message
+from bot.sandbox.slack_server import FakeSlack
 from bot.sandbox.transcript import Transcript
 from bot.sandbox.world import LANGSMITH_KEY, REQUESTS_CHANNEL, World, running_world
 from storage import checks, events, requests

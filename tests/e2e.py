@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.clock import SandboxClock, parse_utc
-from bot.sandbox.slack_server import Message, readable
+from bot.sandbox.slack_blocks import readable
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import REQUESTS_CHANNEL, World
 from storage import checks, requests
 

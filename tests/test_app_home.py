@@ -5,7 +5,8 @@ from __future__ import annotations
 from e2e import file_traces, request_message, wait_ephemeral, wait_state
 
 from bot.messages import APPROVE_ACTION
-from bot.sandbox.slack_server import View, render_blocks
+from bot.sandbox.slack_blocks import render_blocks
+from bot.sandbox.slack_records import View
 from bot.sandbox.world import BOB, REQUESTS_CHANNEL, World
 from storage import requests
 

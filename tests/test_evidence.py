@@ -24,7 +24,7 @@ from bot.clock import SandboxClock, SystemClock, parse_utc, utc_iso
 from bot.deadlines import Deadlines
 from bot.langsmith import LangSmithClient
 from bot.minimiser import Minimiser
-from bot.sandbox.slack_server import readable
+from bot.sandbox.slack_blocks import readable
 from bot.sandbox.world import BOT_TOKEN, LANGSMITH_KEY, REQUESTS_CHANNEL, SIGNING_SECRET, World
 from bot.settings import load_settings
 from bot.tasks import TaskContext

@@ -12,7 +12,7 @@ from test_subject_purge import file_subject
 
 from bot.clock import parse_utc
 from bot.messages import APPROVE_ACTION
-from bot.sandbox.slack_server import DATE_TOKEN
+from bot.sandbox.slack_blocks import DATE_TOKEN
 from bot.sandbox.world import BOT_TOKEN, REQUESTS_CHANNEL, World
 from storage import checks
 

@@ -19,7 +19,7 @@ from e2e import ephemeral_texts, file_traces, request_message, state, wait_ephem
 
 from bot.clock import SandboxClock
 from bot.messages import APPROVE_ACTION
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.slack_user import Delivered, SlackUser
 from bot.sandbox.world import ALICE, APPROVER_GROUP, BOB, CAROL, DAVE, REQUESTS_CHANNEL, World
 from storage import events, requests

@@ -12,7 +12,8 @@ from typing import Any
 
 from e2e import WAIT, ephemeral_texts, request_message, wait_ephemeral
 
-from bot.sandbox.slack_server import FakeSlack, View
+from bot.sandbox.slack_records import View
+from bot.sandbox.slack_server import FakeSlack
 from bot.sandbox.world import ALICE, REQUESTS_CHANNEL, World
 from storage import events, items, pairs, requests
 

@@ -18,7 +18,7 @@ import pytest
 
 from bot.clock import parse_utc
 from bot.sandbox.process import ServeProcess
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import REQUESTS_CHANNEL, World, running_world
 from storage import batches, checks, events, items, outbox, requests
 from storage.db import Store

@@ -17,7 +17,7 @@ from conftest import FAST
 from e2e import file_traces, request_message, wait_state, wait_thread
 
 from bot.clock import SandboxClock
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import ALICE, BOB, CAROL, DAVE, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
 from storage import outbox
 

@@ -18,7 +18,7 @@ import pytest
 from e2e import request_message, wait_ephemeral, wait_thread
 
 from bot.sandbox.process import ServeProcess
-from bot.sandbox.slack_server import NoSocketConnection
+from bot.sandbox.slack_records import NoSocketConnection
 from bot.sandbox.slack_user import SocketDelivery, SocketUser
 from bot.sandbox.world import ALICE, BOB, REQUESTS_CHANNEL, World, running_world
 from storage import events, requests

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 from bot.clock import utc_iso
 from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import (
     ALICE,
     BOB,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from test_app_home import open_home
 
-from bot.sandbox.slack_server import render_blocks
+from bot.sandbox.slack_blocks import render_blocks
 from bot.sandbox.slack_user import SlackUser
 from bot.sandbox.world import ALICE, BOB, CAROL, DAVE, REQUESTS_CHANNEL, World
 

@@ -29,7 +29,7 @@ from test_restart import (
 )
 
 from bot.sandbox.process import ServeProcess
-from bot.sandbox.slack_server import render_blocks
+from bot.sandbox.slack_blocks import render_blocks
 from bot.sandbox.world import BOB, REQUESTS_CHANNEL, World, running_world
 from storage import outbox, requests
 from storage.db import Store

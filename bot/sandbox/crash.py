@@ -70,7 +70,7 @@ from bot.sandbox.crash_plan import (
 )
 from bot.sandbox.langsmith import FakeLangSmith
 from bot.sandbox.process import ServeProcess, ServeProcessError
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import (
     LANGSMITH_KEY,
     NOTIFY_CHANNEL,

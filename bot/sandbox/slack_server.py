@@ -12,7 +12,8 @@ acks.
 
 All state lives in one :class:`FakeSlack` guarded by a lock; :func:`create_app` wraps it in a
 Starlette app (serve it with ``bot.sandbox.serving.serve``). Tests and the demo read the state
-through snapshot accessors and :meth:`FakeSlack.subscribe`.
+through snapshot accessors and :meth:`FakeSlack.subscribe`, as the records of
+:mod:`bot.sandbox.slack_records`; :mod:`bot.sandbox.slack_blocks` checks and renders Block Kit.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ import base64
 import copy
 import json
 import logging
-import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import parse_qsl
 
@@ -39,6 +39,25 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.sandbox.slack_blocks import blocks_errors
+from bot.sandbox.slack_records import (
+    ApiCall,
+    Channel,
+    Ephemeral,
+    Event,
+    EventKind,
+    Message,
+    MessageVersion,
+    NoSocketConnection,
+    ResponsePost,
+    SocketAck,
+    SocketAckTimeout,
+    SocketClosed,
+    SocketConnection,
+    UploadedFile,
+    User,
+    View,
+)
 from bot.slack_scopes import NEEDED_SCOPES, SCOPES_OF_METHOD
 
 JSON = dict[str, Any]
@@ -47,17 +66,6 @@ _Item = TypeVar("_Item")
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_TEXT = 40_000
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_SECTION_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-MAX_HEADER_TEXT = 150
-MAX_BUTTON_TEXT = 75
-MAX_ACTION_ID = 255
-MAX_BLOCK_ID = 255
-MAX_BUTTON_VALUE = 2000
-MAX_ACTIONS_ELEMENTS = 25
-MAX_CONTEXT_ELEMENTS = 10
 MAX_PRIVATE_METADATA = 3000
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
@@ -65,244 +73,6 @@ APP_TOKEN = "xapp-1-A0PURGEBOT-1-sandbox"
 SOCKET_ACK_TIMEOUT_SECONDS = 10.0
 SocketEnvelopeType = Literal["slash_commands", "interactive", "events_api"]
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
-_KNOWN_BLOCKS = frozenset(
-    {
-        "actions", "context", "context_actions", "divider", "file", "header", "image", "input",
-        "markdown", "rich_text", "section", "table", "video",
-    }
-)  # fmt: skip
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One Web API call as the stand-in received and answered it."""
-
-    method: str
-    params: JSON  # query string, form and JSON body merged; the token is not included
-    auth_ok: bool
-    at: float  # time.time() when received
-    status: int
-    response: JSON
-
-    @property
-    def ok(self) -> bool:
-        return self.response.get("ok") is True
-
-    @property
-    def error(self) -> str | None:
-        error = self.response.get("error")
-        return error if isinstance(error, str) else None
-
-
-@dataclass(frozen=True)
-class MessageVersion:
-    """What a message looked like before an edit replaced it (``chat.update`` keeps history)."""
-
-    text: str
-    blocks: list[JSON]
-    metadata: JSON | None
-    replaced_at: str  # ts of the edit that replaced this version
-
-
-@dataclass
-class Message:
-    """A message visible in a channel: posted by the bot, by ``response_url``, or by a person."""
-
-    channel: str
-    ts: str
-    user: str
-    text: str
-    blocks: list[JSON] = field(default_factory=list)
-    thread_ts: str | None = None  # set on replies, and on a parent once it has replies (as Slack does)
-    bot_id: str | None = None
-    metadata: JSON | None = None
-    files: list[JSON] = field(default_factory=list)
-    reply_broadcast: bool = False
-    edited_ts: str | None = None
-    history: list[MessageVersion] = field(default_factory=list)
-
-    @property
-    def is_bot(self) -> bool:
-        return self.bot_id is not None
-
-    @property
-    def is_reply(self) -> bool:
-        return self.thread_ts is not None and self.thread_ts != self.ts
-
-    def render(self) -> str:
-        """The message as a person would read it: blocks if any (else the fallback text), files."""
-        rendered = render_blocks(self.blocks) if self.blocks else readable(self.text)
-        names = [f"[file: {f.get('title') or f.get('name')}]" for f in self.files]
-        return "\n".join(part for part in [rendered, *names] if part)
-
-
-@dataclass(frozen=True)
-class Ephemeral:
-    """A message only ``user`` saw: from ``chat.postEphemeral`` or an ephemeral ``response_url`` post."""
-
-    channel: str | None
-    user: str | None
-    text: str
-    blocks: list[JSON]
-    thread_ts: str | None
-    message_ts: str
-    via: Literal["chat.postEphemeral", "response_url"]
-
-    def render(self) -> str:
-        return render_blocks(self.blocks) if self.blocks else readable(self.text)
-
-
-@dataclass(frozen=True)
-class ResponsePost:
-    """One POST to a ``response_url``, with whom Slack would have shown it to and how it answered."""
-
-    response_id: str
-    user: str | None
-    channel: str | None
-    payload: JSON
-    status: int
-    at: float
-
-    @property
-    def accepted(self) -> bool:
-        return self.status == 200
-
-    @property
-    def ephemeral(self) -> bool:
-        return self.payload.get("response_type") != "in_channel"
-
-
-@dataclass(frozen=True)
-class View:
-    """A modal (``views.open``/``views.update``) or an App Home tab (``views.publish``)."""
-
-    id: str
-    user: str | None
-    view: JSON  # the full view object as Slack returns it (id, hash, state, callback_id, ...)
-    trigger_id: str | None = None
-
-    @property
-    def callback_id(self) -> str:
-        return str(self.view.get("callback_id") or "")
-
-    @property
-    def private_metadata(self) -> str:
-        return str(self.view.get("private_metadata") or "")
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file announced with ``files.getUploadURLExternal``, its bytes, and where it was shared."""
-
-    id: str
-    filename: str
-    length: int
-    content: bytes | None  # None until the bytes are POSTed to the upload URL
-    title: str | None = None
-    channel: str | None = None
-    thread_ts: str | None = None
-    initial_comment: str | None = None
-    message_ts: str | None = None  # the message that shared it, once completed
-
-    @property
-    def completed(self) -> bool:
-        return self.message_ts is not None
-
-
-@dataclass(frozen=True)
-class SocketConnection:
-    """One Socket Mode WebSocket as the stand-in saw it (a snapshot)."""
-
-    id: str
-    opened_at: float  # time.time()
-    closed_at: float | None
-    close_code: int | None
-    unmatched: tuple[str, ...]  # messages from the app that acked no envelope waiting for one
-
-    @property
-    def active(self) -> bool:
-        return self.closed_at is None
-
-
-@dataclass(frozen=True)
-class SocketAck:
-    """An envelope sent over Socket Mode and the app's acknowledgement of it."""
-
-    envelope: JSON  # exactly what was sent
-    ack: JSON  # exactly what came back: ``{"envelope_id": ..., "payload": {...}?}``
-    elapsed: float  # seconds from sending the envelope to receiving the ack (Slack waits 3)
-    connection_id: str
-
-    @property
-    def envelope_id(self) -> str:
-        return str(self.envelope["envelope_id"])
-
-    @property
-    def payload(self) -> JSON | None:
-        """The ack's ``payload`` (the answer Slack shows or acts on), None when it carried none."""
-        payload = self.ack.get("payload")
-        return payload if isinstance(payload, dict) else None
-
-
-class SocketModeError(RuntimeError):
-    """A Socket Mode delivery did not get its ack."""
-
-
-class NoSocketConnection(SocketModeError):
-    """No app holds an open Socket Mode connection."""
-
-
-class SocketClosed(SocketModeError):
-    """The connection closed before the app acked the envelope."""
-
-
-class SocketAckTimeout(SocketModeError, TimeoutError):
-    """The app did not ack the envelope in time."""
-
-
-EventKind = Literal[
-    "message_posted",
-    "message_updated",
-    "message_deleted",
-    "ephemeral",
-    "view_opened",
-    "view_updated",
-    "view_published",
-]
-
-
-@dataclass(frozen=True)
-class Event:
-    """A change a person in the workspace could see; the demo prints the conversation from these."""
-
-    kind: EventKind
-    channel: str | None = None
-    user: str | None = None
-    message: Message | None = None
-    ephemeral: Ephemeral | None = None
-    view: View | None = None
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    name: str
-    real_name: str
-    deleted: bool = False
-    is_bot: bool = False
-
-
-@dataclass(frozen=True)
-class Channel:
-    id: str
-    name: str
-    members: frozenset[str] = frozenset()
-    bot_member: bool = True
-    archived: bool = False
-    private: bool = False
 
 
 # --------------------------------------------------------------------------- internals
@@ -477,73 +247,6 @@ class _Params:
 def _ts_key(ts: str) -> tuple[int, int]:
     seconds, _, micros = ts.partition(".")
     return int(seconds), int(micros or 0)
-
-
-def _text_object_errors(obj: Any, pointer: str, limit: int) -> list[str]:
-    if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
-        return [f"must be a text object [json-pointer:{pointer}]"]
-    text = obj.get("text")
-    if not isinstance(text, str) or not text:
-        return [f"must be more than 0 characters [json-pointer:{pointer}/text]"]
-    if len(text) > limit:
-        return [f"must be less than {limit + 1} characters [json-pointer:{pointer}/text]"]
-    return [f"malformed date token {token} [json-pointer:{pointer}/text]" for token in date_token_errors(text)]
-
-
-def _element_errors(element: Any, pointer: str) -> list[str]:
-    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
-        return [f"missing required field: type [json-pointer:{pointer}]"]
-    errors: list[str] = []
-    action_id = element.get("action_id")
-    if action_id is not None and len(str(action_id)) > MAX_ACTION_ID:
-        errors.append(f"must be less than {MAX_ACTION_ID + 1} characters [json-pointer:{pointer}/action_id]")
-    if element["type"] == "button":
-        text = element.get("text")
-        if isinstance(text, dict) and text.get("type") != "plain_text":
-            errors.append(f"must be plain_text [json-pointer:{pointer}/text]")
-        errors += _text_object_errors(text, f"{pointer}/text", MAX_BUTTON_TEXT)
-        value = element.get("value")
-        if value is not None and len(str(value)) > MAX_BUTTON_VALUE:
-            errors.append(f"must be less than {MAX_BUTTON_VALUE + 1} characters [json-pointer:{pointer}/value]")
-        if element.get("style") not in (None, "primary", "danger"):
-            errors.append(f"must be one of primary, danger [json-pointer:{pointer}/style]")
-    return errors
-
-
-def _block_errors(block: Any, pointer: str) -> list[str]:
-    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-        return [f"missing required field: type [json-pointer:{pointer}]"]
-    kind = block["type"]
-    if kind not in _KNOWN_BLOCKS:
-        return [f"unsupported type: {kind} [json-pointer:{pointer}/type]"]
-    errors: list[str] = []
-    if len(str(block.get("block_id") or "")) > MAX_BLOCK_ID:
-        errors.append(f"must be less than {MAX_BLOCK_ID + 1} characters [json-pointer:{pointer}/block_id]")
-    if kind == "section":
-        if block.get("text") is None and not block.get("fields"):
-            errors.append(f"must provide either text or fields [json-pointer:{pointer}]")
-        if block.get("text") is not None:
-            errors += _text_object_errors(block["text"], f"{pointer}/text", MAX_SECTION_TEXT)
-        fields = block.get("fields") or []
-        if len(fields) > MAX_SECTION_FIELDS:
-            errors.append(f"no more than {MAX_SECTION_FIELDS} items allowed [json-pointer:{pointer}/fields]")
-        for i, item in enumerate(fields):
-            errors += _text_object_errors(item, f"{pointer}/fields/{i}", MAX_FIELD_TEXT)
-        if block.get("accessory") is not None:
-            errors += _element_errors(block["accessory"], f"{pointer}/accessory")
-    elif kind == "header":
-        errors += _text_object_errors(block.get("text"), f"{pointer}/text", MAX_HEADER_TEXT)
-    elif kind in ("actions", "context"):
-        elements = block.get("elements")
-        limit = MAX_ACTIONS_ELEMENTS if kind == "actions" else MAX_CONTEXT_ELEMENTS
-        if not isinstance(elements, list) or not elements:
-            errors.append(f"must provide at least 1 item [json-pointer:{pointer}/elements]")
-        elif len(elements) > limit:
-            errors.append(f"no more than {limit} items allowed [json-pointer:{pointer}/elements]")
-        elif kind == "actions":
-            for i, element in enumerate(elements):
-                errors += _element_errors(element, f"{pointer}/elements/{i}")
-    return errors
 
 
 # --------------------------------------------------------------------------- the workspace
@@ -1152,11 +855,7 @@ class FakeSlack:
         blocks = params.structured("blocks", "invalid_blocks_format")
         if not isinstance(blocks, list):
             raise _ApiError("invalid_blocks_format")
-        errors = (
-            [] if len(blocks) <= MAX_BLOCKS else [f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"]
-        )
-        for i, block in enumerate(blocks):
-            errors += _block_errors(block, f"/blocks/{i}")
+        errors = blocks_errors(blocks)
         if errors:
             raise _ApiError("invalid_blocks", errors=errors, response_metadata={"messages": errors})
         return self._with_block_ids(blocks)
@@ -1621,124 +1320,3 @@ def create_app(state: FakeSlack) -> Starlette:
             WebSocketRoute("/link/", link),
         ]
     )
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _plain(obj: Any) -> str:
-    """The text of a text object or rich-text element; anything else renders as empty."""
-    if isinstance(obj, dict):
-        text = obj.get("text")
-        if not isinstance(text, str):
-            return ""
-        return readable(text) if obj.get("type") == "mrkdwn" else text
-    return ""
-
-
-DATE_TOKEN = re.compile(r"<!date\^(?P<ts>\d+)\^(?P<format>[^|^>]+)(?:\^(?P<link>[^|>]+))?\|(?P<fallback>[^>]+)>")
-
-
-def readable(text: str) -> str:
-    """``<!date^…|fallback>`` as its fallback: the time as the configured zone gives it, deterministic
-    where a Slack client would show the reader's own zone."""
-    return DATE_TOKEN.sub(lambda match: match["fallback"], text)
-
-
-def date_token_errors(text: str) -> list[str]:
-    """Malformed ``<!date`` tokens: Slack shows them raw, so the stand-in refuses them outright."""
-    return [token for token in re.findall(r"<!date[^>]*>", text) if not DATE_TOKEN.fullmatch(token)]
-
-
-def _render_inline(element: Mapping[str, Any]) -> str:
-    kind = element.get("type")
-    if kind == "text":
-        return str(element.get("text", ""))
-    if kind == "link":
-        return str(element.get("text") or element.get("url", ""))
-    if kind == "user":
-        return f"<@{element.get('user_id')}>"
-    if kind == "usergroup":
-        return f"<!subteam^{element.get('usergroup_id')}>"
-    if kind == "channel":
-        return f"<#{element.get('channel_id')}>"
-    if kind == "emoji":
-        return f":{element.get('name')}:"
-    if kind == "broadcast":
-        return f"@{element.get('range')}"
-    if kind == "date":
-        return str(element.get("fallback", element.get("timestamp", "")))
-    return ""
-
-
-def _render_rich_text(element: Mapping[str, Any], indent: str = "") -> list[str]:
-    kind = element.get("type")
-    inner = [e for e in element.get("elements", []) if isinstance(e, dict)]
-    if kind == "rich_text_section":
-        return [indent + "".join(_render_inline(e) for e in inner)]
-    if kind == "rich_text_preformatted":
-        return ["```", *"".join(_render_inline(e) for e in inner).splitlines(), "```"]
-    if kind == "rich_text_quote":
-        return ["> " + line for line in "".join(_render_inline(e) for e in inner).splitlines()]
-    if kind == "rich_text_list":
-        ordered = element.get("style") == "ordered"
-        pad = indent + "  " * int(element.get("indent", 0))
-        lines: list[str] = []
-        for n, item in enumerate(inner, start=1):
-            bullet = f"{n}. " if ordered else "• "
-            rendered = _render_rich_text(item)
-            lines += [pad + bullet + rendered[0], *(pad + "  " + rest for rest in rendered[1:])]
-        return lines
-    return []
-
-
-def _render_element(element: Mapping[str, Any]) -> str:
-    kind = element.get("type")
-    if kind == "button":
-        return f"[{_plain(element.get('text'))}]"
-    if kind == "image":
-        return f"[image: {element.get('alt_text', '')}]"
-    if kind in ("plain_text", "mrkdwn"):
-        return _plain(element)
-    label = _plain(element.get("placeholder")) or str(kind)
-    return f"[{label} ▾]"
-
-
-def render_blocks(blocks: Iterable[Mapping[str, Any]]) -> str:
-    """Plain-text Block Kit, as a person would read it: for the demo transcript and assertions.
-
-    Buttons render as ``[Label]``, selects as ``[placeholder ▾]``, dividers as ``---``; mrkdwn is
-    left as written, but for ``<!date^…>`` times, which show their fallback (:func:`readable`).
-    """
-    lines: list[str] = []
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "header":
-            lines.append(f"# {_plain(block.get('text'))}")
-        elif kind == "section":
-            text = _plain(block.get("text"))
-            accessory = block.get("accessory")
-            if isinstance(accessory, dict) and accessory.get("type") != "image":
-                text = f"{text} {_render_element(accessory)}".strip()
-            lines += [text] if text else []
-            lines += [_plain(f) for f in block.get("fields") or []]
-        elif kind == "context":
-            lines.append(" | ".join(_render_element(e) for e in block.get("elements", []) if isinstance(e, dict)))
-        elif kind == "actions":
-            lines.append(" ".join(_render_element(e) for e in block.get("elements", []) if isinstance(e, dict)))
-        elif kind == "divider":
-            lines.append("---")
-        elif kind == "rich_text":
-            for element in block.get("elements", []):
-                if isinstance(element, dict):
-                    lines += _render_rich_text(element)
-        elif kind == "image":
-            lines.append(f"[image: {block.get('alt_text', '')}]")
-        elif kind == "input":
-            element = block.get("element") or {}
-            lines.append(f"{_plain(block.get('label'))}: [{_plain(element.get('placeholder'))}]")
-        elif kind == "markdown":
-            lines.append(str(block.get("text", "")))
-        else:
-            lines.append(f"[{kind}]")
-    return "\n".join(lines)

@@ -32,7 +32,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.slack_server import SOCKET_ACK_TIMEOUT_SECONDS, Ephemeral, FakeSlack, Message, SocketAck, View
+from bot.sandbox.slack_records import Ephemeral, Message, SocketAck, View
+from bot.sandbox.slack_server import SOCKET_ACK_TIMEOUT_SECONDS, FakeSlack
 
 JSON = dict[str, Any]
 

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
-from bot.sandbox.slack_server import Event, Message, readable
+from bot.sandbox.slack_blocks import readable
+from bot.sandbox.slack_records import Event, Message
 from bot.sandbox.slack_user import Delivered
 from bot.sandbox.world import ALICE, BOB, CAROL, DAVE, NOTIFY_CHANNEL, REQUESTS_CHANNEL
 

@@ -30,7 +30,7 @@ from bot.langsmith import LangSmithClient, LangSmithUnavailable, RetryPolicy, Wa
 from bot.sandbox.faulty_proxy import FaultyProxy, proxying
 from bot.sandbox.langsmith import FakeLangSmith, Fault, create_app
 from bot.sandbox.serving import serve
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.world import LANGSMITH_KEY, NOTIFY_CHANNEL, REQUESTS_CHANNEL, World, running_world
 from storage import batches, events, requests
 

@@ -13,7 +13,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.sandbox.serving import serve
-from bot.sandbox.slack_server import Event, FakeSlack, create_app, render_blocks
+from bot.sandbox.slack_blocks import render_blocks
+from bot.sandbox.slack_records import Event
+from bot.sandbox.slack_server import FakeSlack, create_app
 from bot.slack_scopes import NEEDED_SCOPES
 
 REQUESTS = "CREQ"

@@ -24,14 +24,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.sandbox.serving import serve
-from bot.sandbox.slack_server import (
-    APP_TOKEN,
-    FakeSlack,
-    NoSocketConnection,
-    SocketAckTimeout,
-    SocketClosed,
-    create_app,
-)
+from bot.sandbox.slack_records import NoSocketConnection, SocketAckTimeout, SocketClosed
+from bot.sandbox.slack_server import APP_TOKEN, FakeSlack, create_app
 from bot.sandbox.slack_user import SocketDelivery, SocketUser
 
 BOT_TOKEN = "xoxb-sandbox"

@@ -19,7 +19,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox.serving import serve
-from bot.sandbox.slack_server import FakeSlack, View, create_app
+from bot.sandbox.slack_records import View
+from bot.sandbox.slack_server import FakeSlack, create_app
 from bot.sandbox.slack_user import SlackDelivery, SlackUser
 
 SECRET = "s3cret"
