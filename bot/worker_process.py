@@ -30,7 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from bot import logs
-from bot.jobs import decode
+from bot.jobs import Job, decode
 from bot.settings import SettingsError, load_settings
 from bot.supervisor import REPORT_INTERVAL
 
@@ -110,10 +110,18 @@ def _hear_listener(channel: socket.socket, bot: PurgeBot, answering: ThreadPoolE
             if question is None:
                 bot.wake()
             else:
-                answering.submit(bot.deferred.answer, question)
+                answering.submit(_answer, bot, question)
     except OSError:
         pass
     _listener_gone()
+
+
+def _answer(bot: PurgeBot, question: Job) -> None:
+    """Answer one question on a pool thread, whose future nobody reads: a failure is logged here or lost."""
+    try:
+        bot.deferred.answer(question)
+    except Exception:  # one question's failure must not pass unseen; the others go on regardless
+        log.exception("a question could not be answered")
 
 
 def _listener_gone() -> None:
