@@ -32,7 +32,6 @@ from bot.executor import Executor
 from bot.filing import Filing
 from bot.home import HomeTab
 from bot.intake import Intake
-from bot.jobs import Job, encode
 from bot.langsmith import LangSmithClient, RetryPolicy
 from bot.minimiser import Minimiser
 from bot.notifier import Notifier
@@ -172,6 +171,7 @@ class PurgeBot:
             backoff=tuning.callback_backoff,
             max_backoff=tuning.callback_max_backoff,
         )
+        self._supervisor = WorkerSupervisor() if worker_process else None
         self.deferred = DeferredWork(
             store=self.store,
             workflow=self.workflow,
@@ -180,9 +180,7 @@ class PurgeBot:
             home=self.home,
             slack=self.slack,
             clock=self.clock,
-            in_process=not worker_process,
-            wake_worker=self.wake,
-            hand_over=self._hand_over,
+            worker_process=self._supervisor,
         )
         self._deferred_worker = Worker("deferred", self.deferred.step, idle=tuning.worker_idle)
         self._callback_worker = Worker("callbacks", self.callbacks.step, idle=tuning.worker_idle)
@@ -192,7 +190,6 @@ class PurgeBot:
         self.scheduler = CheckScheduler(
             self._tick, interval=tuning.check_interval, stall_grace=tuning.scheduler_stall_grace
         )
-        self._supervisor = WorkerSupervisor() if worker_process else None
         self._bolt: App | None = None
         self._running = False
 
@@ -303,10 +300,6 @@ class PurgeBot:
         for worker in self.workers:
             worker.wake()
         self.scheduler.wake()
-
-    def _hand_over(self, question: Job) -> bool:
-        """Give the worker process a question to answer; False when there is none to take it."""
-        return self._supervisor is not None and self._supervisor.hand_over(encode(question))
 
     def check_notify_channel(self) -> str | None:
         """Say (return) why the bot cannot post to PURGEBOT_NOTIFY_CHANNEL, or None when it can."""

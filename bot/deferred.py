@@ -17,7 +17,6 @@ lose it nor do it twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
 from slack_sdk import WebClient
@@ -29,9 +28,10 @@ from bot import form, grammar
 from bot.clock import Clock, parse_utc, utc_iso
 from bot.filing import Filing
 from bot.home import HomeTab
-from bot.jobs import Click, FormSubmission, HomeOpened, Job, ShowValues, SlashCommand, decode
+from bot.jobs import Click, FormSubmission, HomeOpened, Job, ShowValues, SlashCommand, decode, encode
 from bot.messages import escape
 from bot.status import StatusBoard
+from bot.supervisor import WorkerSupervisor
 from bot.workflow import RecordingFailed, Reply, Workflow
 from storage import interactions
 from storage.db import Store
@@ -65,13 +65,11 @@ class DeferredWork:
         home: HomeTab,
         slack: WebClient,
         clock: Clock,
-        in_process: bool,
-        wake_worker: Callable[[], None],
-        hand_over: Callable[[Job], bool],
+        worker_process: WorkerSupervisor | None,
     ) -> None:
-        """``in_process``: this process does each job right after its ack; False in ``purgebot serve``'s
-        listener, which ``wake_worker``s the worker process instead, and ``hand_over``s questions to it
-        (False: it could not take this one, which the listener then answers itself)."""
+        """``worker_process``: ``purgebot serve``'s listener nudges it to do each stored job and hands it
+        each question (answering one itself only when it cannot take it); None: this process does each
+        job right after its ack."""
         self._store = store
         self._workflow = workflow
         self._filing = filing
@@ -79,14 +77,12 @@ class DeferredWork:
         self._home = home
         self._slack = slack
         self._clock = clock
-        self._in_process = in_process
-        self._wake_worker = wake_worker
-        self._hand_over = hand_over
+        self._worker_process = worker_process
 
     def accept(self, key: str, provisional: str, job: Job) -> str | None:
         """Store ``job`` with the claim of ``key`` (before the ack): None when this delivery is the first,
         else the answer the first one got, which a replay repeats without doing anything new."""
-        return self._workflow.claim_interaction(key, provisional, job=job, taken=self._in_process)
+        return self._workflow.claim_interaction(key, provisional, job=job, taken=self._worker_process is None)
 
     def claim(self, key: str) -> bool:
         """Claim work the listener does itself (opening the request form): True when this delivery is the first."""
@@ -94,17 +90,17 @@ class DeferredWork:
 
     def after_ack(self, key: str, job: Job) -> None:
         """Do the accepted job now, or have the worker process do it."""
-        if self._in_process:
+        if self._worker_process is None:
             self.perform(key, job)
         else:
-            self._wake_worker()
+            self._worker_process.nudge()
 
     def answer_after_ack(self, question: Job) -> None:
         """Answer a question (``status``, ``list``, ``audit``, *Show values*, a home tab): it changes nothing,
         so nothing is stored — the worker process answers it, or this process when there is none. A
         question lost with a worker that dies is simply asked again; storing each would cost the ack
         a write (measured: ``bench/ack_load.py``, README)."""
-        if self._in_process or not self._hand_over(question):
+        if self._worker_process is None or not self._worker_process.hand_over(encode(question)):
             self.answer(question)
 
     def answer(self, question: Job) -> None:
@@ -166,11 +162,9 @@ class DeferredWork:
                 return self._command(key, job)
             case FormSubmission():
                 return self._form(key, job)
-            case ShowValues():
-                self._finish(key)  # the values are sent, never stored as the answer
+            case ShowValues():  # a question: never stored, so there is nothing to finish
                 return self._workflow.show_values(request_id=job.request_id, user=job.user).text
             case HomeOpened():
-                self._finish(key)
                 self._home.publish(job.user)
                 return ""
 
@@ -189,19 +183,18 @@ class DeferredWork:
                 return self._workflow.verify_now(request_id=request_id, user=user, answering=key).text
             case grammar.Report(request_id=request_id):
                 return self._workflow.upload_report(request_id=request_id, user=user, answering=key).text
-            case grammar.Status(request_id=request_id):
-                return self._finish(key, self._board.status(request_id, user).text)
+            case grammar.Status(request_id=request_id):  # questions: never stored, nothing to finish
+                return self._board.status(request_id, user).text
             case grammar.ListRequests(state=state):
-                return self._finish(key, self._board.list_requests(state, user).text)
+                return self._board.list_requests(state, user).text
             case grammar.Audit():
-                return self._finish(key, self._workflow.audit(user).text)
-            case grammar.Help() | grammar.OpenForm():  # answered in the ack, never stored
-                return self._finish(key, "")
+                return self._workflow.audit(user).text
+            case grammar.Help() | grammar.OpenForm():  # answered in the listener; never a job
+                return ""
 
     def _form(self, key: str | None, submission: FormSubmission) -> str:
-        view = {"private_metadata": submission.private_metadata, "state": {"values": submission.values}}
         try:
-            request, channel = form.read_submission(view, now=parse_utc(submission.received_at))
+            request, channel = form.read_submission(submission.view, now=parse_utc(submission.received_at))
         except form.FormErrors:  # checked before the ack; only an upgrade in between gets here
             return self._finish(key, "purgebot could not read your form again after an upgrade. Nothing was filed.")
         return self._file(key, request, submission.user, channel, submission.trigger_id, submission.name)
@@ -249,8 +242,8 @@ class DeferredWork:
             case HomeOpened():
                 pass
 
-    def _respond(self, url: str | None, text: str) -> str | None:
-        """Send ``text`` ephemerally through ``url``; None when it arrived, else why not (also logged)."""
+    def _respond(self, url: str | None, text: str) -> None:
+        """Send ``text`` ephemerally through ``url``; a failure is logged (the person is not reachable)."""
         if url is None:
             problem = "no response_url"
         else:
@@ -262,10 +255,9 @@ class DeferredWork:
                 problem = f"response_url failed: {error}"
             else:
                 if sent.status_code == 200:
-                    return None
+                    return
                 problem = f"response_url answered {sent.status_code}"
         log.warning("could not answer the person", extra={"error": problem})
-        return problem
 
     def _tell_submitter(self, submission: FormSubmission, text: str) -> None:
         """Show ``text`` to the form's submitter in the channel it was opened from.
@@ -274,7 +266,7 @@ class DeferredWork:
         @purgebot") and in DMs between people; there the ``response_url`` of the ``/purge`` that opened
         the form still reaches the requester, if it has not expired (30 minutes).
         """
-        view = {"private_metadata": submission.private_metadata}
+        view = submission.view
         channel = form.opened_in(view)
         try:
             self._slack.chat_postEphemeral(channel=channel, user=submission.user, text=text)

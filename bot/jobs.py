@@ -51,6 +51,11 @@ class FormSubmission:
     received_at: str
     name: str | None = None
 
+    @property
+    def view(self) -> dict[str, Any]:
+        """The parts of the submitted view that ``bot.form`` reads back."""
+        return {"private_metadata": self.private_metadata, "state": {"values": self.values}}
+
 
 @dataclass(frozen=True)
 class ShowValues:
